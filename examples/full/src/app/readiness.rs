@@ -1,0 +1,92 @@
+//! Readiness: may this instance receive traffic now? It may when every dependency answers.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use futures::future::join_all;
+
+use crate::domain::health::{DependencyStatus, HealthReport};
+
+/// A dependency that can be asked whether it is usable. `infra` implements it for Postgres
+/// (and Redis in the redis variants).
+#[async_trait]
+pub trait Probe: Send + Sync {
+    /// The name the readiness report uses, e.g. `postgres`.
+    fn name(&self) -> &'static str;
+    /// `Err` explains why the dependency is unusable; it is logged, never sent to clients
+    /// (it may name hosts).
+    async fn check(&self) -> Result<(), String>;
+}
+
+#[derive(Clone)]
+pub struct Readiness {
+    probes: Vec<Arc<dyn Probe>>,
+    timeout: Duration,
+}
+
+impl Readiness {
+    /// `timeout` bounds each probe, so a hung dependency makes readiness fail, not hang.
+    pub fn new(probes: Vec<Arc<dyn Probe>>, timeout: Duration) -> Self {
+        Self { probes, timeout }
+    }
+
+    /// Runs every probe concurrently.
+    pub async fn check(&self) -> HealthReport {
+        let results = join_all(self.probes.iter().map(|probe| async {
+            let outcome = match tokio::time::timeout(self.timeout, probe.check()).await {
+                Ok(Ok(())) => DependencyStatus::Up,
+                Ok(Err(reason)) => {
+                    tracing::warn!(dependency = probe.name(), reason, "dependency is down");
+                    DependencyStatus::Down
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        dependency = probe.name(),
+                        timeout_ms = self.timeout.as_millis() as u64,
+                        "dependency did not answer in time"
+                    );
+                    DependencyStatus::Down
+                }
+            };
+            (probe.name(), outcome)
+        }))
+        .await;
+        HealthReport {
+            dependencies: results.into_iter().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(&'static str, Result<(), String>, Duration);
+
+    #[async_trait]
+    impl Probe for Fixed {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        async fn check(&self) -> Result<(), String> {
+            tokio::time::sleep(self.2).await;
+            self.1.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_or_slow_probe_makes_the_report_not_ready() {
+        let readiness = Readiness::new(
+            vec![
+                Arc::new(Fixed("fast", Ok(()), Duration::ZERO)),
+                Arc::new(Fixed("broken", Err("refused".into()), Duration::ZERO)),
+                Arc::new(Fixed("slow", Ok(()), Duration::from_secs(5))),
+            ],
+            Duration::from_millis(50),
+        );
+        let report = readiness.check().await;
+        assert!(!report.is_ready());
+        assert_eq!(report.failing(), vec!["broken", "slow"]);
+        assert_eq!(report.dependencies["fast"], DependencyStatus::Up);
+    }
+}

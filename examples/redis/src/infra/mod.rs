@@ -1,0 +1,4 @@
+//! Adapters to the outside world: they implement the traits that `app` defines.
+
+pub mod postgres;
+pub mod redis;

@@ -1,0 +1,96 @@
+//! The OpenAPI document and the Redoc page that renders it, served from the binary.
+//!
+//! The Redoc bundle (npm `redoc` 3.0.1, MIT, `assets/redoc/`) is embedded gzip-compressed, so
+//! `/docs` works offline and loads nothing from any other host.
+
+use std::{io::Read, sync::Arc};
+
+use axum::{
+    Extension,
+    http::{HeaderMap, HeaderValue, header},
+    response::{Html, IntoResponse, Response},
+};
+use flate2::read::GzDecoder;
+
+/// The OpenAPI document, serialized once at start-up.
+#[derive(Clone)]
+pub struct OpenApiJson(pub Arc<String>);
+
+const REDOC_GZ: &[u8] = include_bytes!("../../assets/redoc/redoc.standalone.js.gz");
+
+const PAGE: &str = concat!(
+    r#"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>"#,
+    env!("CARGO_PKG_NAME"),
+    r#" API reference</title>
+  <style>body { margin: 0; }</style>
+</head>
+<body>
+  <redoc spec-url="/openapi.json"></redoc>
+  <script src="/docs/redoc.standalone.js"></script>
+</body>
+</html>
+"#
+);
+
+/// The OpenAPI 3.1 document of every route.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "docs",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
+)]
+pub async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        doc.0.as_str().to_owned(),
+    )
+        .into_response()
+}
+
+/// The API reference (Redoc), readable in a browser with no network access.
+#[utoipa::path(
+    get,
+    path = "/docs",
+    tag = "docs",
+    responses((status = 200, description = "The Redoc page", content_type = "text/html"))
+)]
+pub async fn redoc_page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+/// The vendored Redoc bundle. Sent as stored (gzip) to clients that accept gzip, which every
+/// browser does; inflated for the rare client that does not.
+#[utoipa::path(
+    get,
+    path = "/docs/redoc.standalone.js",
+    tag = "docs",
+    responses((status = 200, description = "The Redoc script", content_type = "text/javascript"))
+)]
+pub async fn redoc_bundle(headers: HeaderMap) -> Response {
+    let accepts_gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let common = [
+        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+        (header::CACHE_CONTROL, "public, max-age=86400"),
+        (header::VARY, "accept-encoding"),
+    ];
+    if accepts_gzip {
+        return (common, [(header::CONTENT_ENCODING, "gzip")], REDOC_GZ).into_response();
+    }
+    let mut script = Vec::with_capacity(REDOC_GZ.len() * 4);
+    match GzDecoder::new(REDOC_GZ).read_to_end(&mut script) {
+        Ok(_) => (common, script).into_response(),
+        Err(err) => crate::error::AppError::Internal(err.into()).into_response(),
+    }
+}

@@ -1,0 +1,77 @@
+//! `GET /healthz` (liveness) and `GET /readyz` (readiness).
+
+use std::collections::BTreeMap;
+
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{AppState, domain::health::DependencyStatus};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// The readiness report: every dependency with `up` or `down`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadinessReport {
+    /// `ready` or `unavailable`.
+    #[schema(example = "unavailable")]
+    pub status: &'static str,
+    /// Each dependency's state, e.g. `{"postgres": "down"}`.
+    #[schema(example = json!({"postgres": "down"}))]
+    pub checks: BTreeMap<&'static str, &'static str>,
+    /// The dependencies that are down, so a probe log names them at a glance.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failing: Vec<&'static str>,
+}
+
+/// Liveness: the process is up and serving. Does no I/O, so a slow database never gets a
+/// healthy process restarted.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "The process is alive", body = Liveness))
+)]
+pub async fn healthz() -> Json<Liveness> {
+    Json(Liveness { status: "ok" })
+}
+
+/// Readiness: every dependency answers. A load balancer stops sending traffic on 503.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Every dependency is up", body = ReadinessReport),
+        (status = 503, description = "A dependency is down; `failing` names it", body = ReadinessReport),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let report = state.readiness.check().await;
+    let ready = report.is_ready();
+    let body = ReadinessReport {
+        status: if ready { "ready" } else { "unavailable" },
+        failing: report.failing(),
+        checks: report
+            .dependencies
+            .into_iter()
+            .map(|(name, status)| {
+                let status = match status {
+                    DependencyStatus::Up => "up",
+                    DependencyStatus::Down => "down",
+                };
+                (name, status)
+            })
+            .collect(),
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}

@@ -1,0 +1,3 @@
+//! Adapters to the outside world: they implement the traits that `app` defines.
+
+pub mod postgres;

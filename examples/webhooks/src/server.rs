@@ -1,0 +1,73 @@
+//! Serving with graceful shutdown: on SIGTERM or Ctrl-C stop accepting connections, let
+//! in-flight requests finish for at most the drain timeout, then return.
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use axum::Router;
+use tokio::{net::TcpListener, sync::oneshot};
+
+/// Serves `router` until `shutdown` completes and in-flight requests have drained, or the
+/// drain timeout has passed, whichever comes first.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain_timeout: Duration,
+) -> std::io::Result<()> {
+    let (draining_tx, draining_rx) = oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        // Connect info gives handlers and rate limiters the peer address.
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!(
+            drain_timeout_ms = drain_timeout.as_millis() as u64,
+            "shutdown requested: no new connections, draining in-flight requests"
+        );
+        let _ = draining_tx.send(());
+    });
+    let deadline = async move {
+        match draining_rx.await {
+            Ok(()) => tokio::time::sleep(drain_timeout).await,
+            // The server ended on its own: the other branch of the select has finished.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!("drain timeout elapsed: closing the remaining connections");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on Ctrl-C, or on SIGTERM (what container runtimes send) on Unix.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,248 @@
+//! Shared test harness: real Postgres, real HTTP, the real router.
+//!
+//! Services come from `DATABASE_URL` when set (CI and local runs against running
+//! servers); otherwise from containers started with testcontainers, which needs a Docker
+//! engine. Every test gets a database of its own, named `test_<uuid>`, which the application
+//! creates itself (exercising `DATABASE_CREATE_IF_MISSING`) and the harness drops afterwards.
+
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use testcontainers_modules::{
+    postgres::Postgres,
+    testcontainers::{ContainerAsync, runners::AsyncRunner},
+};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+use task_svc::config::Config;
+use task_svc::config::HttpConfig;
+use task_svc::{AppState, app, server};
+
+/// A database of its own for one test, dropped when this value is.
+pub struct TestDatabase {
+    /// The URL of the test's database, which may not exist yet.
+    pub url: String,
+    name: String,
+    server_url: String,
+    _container: Option<ContainerAsync<Postgres>>,
+}
+
+impl TestDatabase {
+    pub async fn new() -> Self {
+        let (server_url, container) = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => (url, None),
+            _ => {
+                let container = Postgres::default()
+                    .start()
+                    .await
+                    .expect("DATABASE_URL is unset and no Postgres container could start (is Docker running?)");
+                let host = container.get_host().await.expect("container host");
+                let port = container
+                    .get_host_port_ipv4(5432)
+                    .await
+                    .expect("container port");
+                let url = format!("postgres://postgres:postgres@{host}:{port}/postgres");
+                (url, Some(container))
+            }
+        };
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        Self {
+            url: with_database(&server_url, &name),
+            name,
+            server_url,
+            _container: container,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Drop is synchronous and we may be inside a runtime: use a thread with its own.
+        let server_url = self.server_url.clone();
+        let statement = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
+        let outcome = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&server_url).await?;
+                // The name is ours (`test_` + a UUID), never user input.
+                sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .execute(&mut conn)
+                    .await?;
+                conn.close().await?;
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .join();
+        if !matches!(outcome, Ok(Ok(()))) {
+            eprintln!("warning: could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name`, keeping any query string.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Configuration as the service would read it, from a map instead of the environment.
+pub fn config_from(vars: &[(&str, &str)]) -> Config {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
+}
+
+/// HTTP settings for tests of the middleware stack alone, which reach no service.
+pub fn http_config(extra: &[(&str, &str)]) -> HttpConfig {
+    let mut vars = vec![
+        // Required settings, never contacted by these tests.
+        ("DATABASE_URL", "postgres://unused@127.0.0.1:1/unused"),
+    ];
+    vars.extend_from_slice(extra);
+    config_from(&vars).http
+}
+
+/// The backing services of one test, and the configuration that points at them.
+pub struct TestEnv {
+    pub db: TestDatabase,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        Self {
+            db: TestDatabase::new().await,
+        }
+    }
+
+    /// A configuration for this environment, with `extra` variables on top.
+    pub fn config(&self, extra: &[(&str, &str)]) -> Config {
+        let mut vars = vec![
+            ("DATABASE_URL", self.db.url.as_str()),
+            ("DATABASE_MAX_CONNECTIONS", "4"),
+            ("APP_ADDR", "127.0.0.1:0"),
+        ];
+        vars.extend_from_slice(extra);
+        config_from(&vars)
+    }
+}
+
+/// The real application served over real HTTP on an ephemeral port.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    state: Option<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    /// Connects to the services like `main` does (creating the database, running migrations)
+    /// and serves the app.
+    pub async fn start(config: &Config) -> Self {
+        let state = AppState::connect(config)
+            .await
+            .expect("the app connects to its services");
+        let mut server =
+            Self::serve(app(state.clone(), &config.http), config.http.drain_timeout).await;
+        server.state = Some(state);
+        server
+    }
+
+    /// Serves any router; tests of the middleware and of shutdown pass their own.
+    pub async fn serve(router: axum::Router, drain: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve(
+            listener,
+            router,
+            async {
+                let _ = stopped.await;
+            },
+            drain,
+        ));
+        let client = reqwest::Client::builder()
+            .no_gzip()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        Self {
+            addr,
+            client,
+            state: None,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// The state of a server made by [`TestServer::start`].
+    pub fn state(&self) -> &AppState {
+        self.state.as_ref().expect("started with TestServer::start")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request completes")
+    }
+
+    /// Sends the shutdown signal and waits for the server to return.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.expect("server task")
+    }
+}
+
+/// Asserts that `response` carries the one problem+json error body, and returns it.
+pub async fn assert_problem(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let header_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("every response carries x-request-id")
+        .to_owned();
+    let body: serde_json::Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["type"], "about:blank");
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string(), "title: {body}");
+    assert!(body["code"].is_string(), "code: {body}");
+    assert_eq!(
+        body["request_id"],
+        header_id.as_str(),
+        "request id in the body"
+    );
+    body
+}

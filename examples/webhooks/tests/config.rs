@@ -1,0 +1,115 @@
+//! Configuration errors name their variable; secrets never show.
+
+use std::{collections::HashMap, process::Command};
+
+use secrecy::ExposeSecret;
+
+use task_svc::config::{Config, LogFormat};
+
+fn load(vars: &[(&str, &str)]) -> Result<Config, String> {
+    let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+    Config::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned())).map_err(|e| e.to_string())
+}
+
+const DB: (&str, &str) = (
+    "DATABASE_URL",
+    "postgres://app:s3cr3t-pw@db.internal:5432/app",
+);
+
+fn valid() -> Vec<(&'static str, &'static str)> {
+    vec![DB]
+}
+
+#[test]
+fn defaults_apply_when_only_required_variables_are_set() {
+    let config = load(&valid()).unwrap();
+    assert_eq!(config.http.addr.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.http.body_limit_bytes, 1_048_576);
+    assert!(config.http.cors_allowed_origins.is_empty());
+    assert_eq!(config.database.max_connections, 16);
+    assert!(config.database.migrate && config.database.create_if_missing);
+    assert_eq!(config.telemetry.log_format, LogFormat::Pretty);
+    assert_eq!(config.telemetry.otlp_endpoint, None);
+    assert_eq!(config.database.url.expose_secret(), DB.1);
+}
+
+#[test]
+fn a_missing_required_variable_is_named() {
+    let err = load(&[]).unwrap_err();
+    assert!(err.contains("DATABASE_URL is required"), "{err}");
+}
+
+#[test]
+fn every_malformed_variable_is_reported_at_once() {
+    let mut vars = valid();
+    vars.extend([
+        ("APP_ADDR", "not-an-address"),
+        ("HTTP_REQUEST_TIMEOUT_MS", "soon"),
+        ("DATABASE_MAX_CONNECTIONS", "-3"),
+        ("LOG_FORMAT", "xml"),
+        ("LOG_LEVEL", "info,=[broken"),
+        (
+            "CORS_ALLOWED_ORIGINS",
+            "https://ok.example.com,https://bad.example.com/",
+        ),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318"),
+        ("SHUTDOWN_DRAIN_TIMEOUT_MS", "0"),
+    ]);
+    let err = load(&vars).unwrap_err();
+    for name in [
+        "APP_ADDR",
+        "HTTP_REQUEST_TIMEOUT_MS",
+        "DATABASE_MAX_CONNECTIONS",
+        "LOG_FORMAT",
+        "LOG_LEVEL",
+        "CORS_ALLOWED_ORIGINS",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "SHUTDOWN_DRAIN_TIMEOUT_MS",
+    ] {
+        assert!(err.contains(name), "{name} missing from: {err}");
+    }
+}
+
+#[test]
+fn a_database_url_with_the_wrong_scheme_is_refused_without_echoing_it() {
+    let mut vars = valid();
+    vars[0] = ("DATABASE_URL", "mysql://root:hunter2@db/app");
+    let err = load(&vars).unwrap_err();
+    assert!(
+        err.contains("DATABASE_URL must start with postgres://"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    let config = load(&valid()).unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("s3cr3t-pw"), "{debug}");
+    assert!(debug.contains("REDACTED"));
+}
+
+/// The real binary stops before doing anything, exit code 2, naming the variable.
+#[test]
+fn the_binary_refuses_to_start_on_bad_configuration() {
+    let dir = std::env::temp_dir().join(format!("cfg-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The service binary, whatever the project is called.
+    let binary = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
+    let output = Command::new(binary)
+        .current_dir(&dir) // no .env there
+        .env_clear()
+        .env("DATABASE_URL", "postgres://u:topsecret@127.0.0.1:1/x")
+        .env("DATABASE_MAX_CONNECTIONS", "many")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("DATABASE_MAX_CONNECTIONS=\"many\" is not valid"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("topsecret"), "{stderr}");
+}

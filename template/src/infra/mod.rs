@@ -1,0 +1,6 @@
+//! Adapters to the outside world: they implement the traits that `app` defines.
+
+pub mod postgres;
+{%- if redis %}
+pub mod redis;
+{%- endif %}

@@ -1,0 +1,87 @@
+//! The database is created when missing, migrations run at start-up and are reversible.
+
+mod common;
+
+use common::TestEnv;
+use sqlx::Row;
+
+use {{crate_name}}::AppState;
+use {{crate_name}}::infra::postgres::MIGRATOR;
+
+async fn function_exists(pool: &sqlx::PgPool, name: &str) -> bool {
+    sqlx::query("SELECT count(*) AS n FROM pg_proc WHERE proname = $1")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get::<i64, _>("n")
+        == 1
+}
+
+#[tokio::test]
+async fn start_up_creates_the_database_and_applies_migrations() {
+    let env = TestEnv::new().await;
+    // The database does not exist yet: the app must create it.
+    let state = AppState::connect(&env.config(&[])).await.unwrap();
+
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&state.db)
+            .await
+            .unwrap();
+    let embedded: Vec<i64> = MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| m.version)
+        .collect();
+    assert_eq!(applied, embedded, "every embedded migration is applied");
+    assert!(function_exists(&state.db, "set_updated_at").await);
+
+    // Starting again is a no-op, not an error.
+    let again = AppState::connect(&env.config(&[])).await.unwrap();
+    again.db.close().await;
+    state.db.close().await;
+}
+
+#[tokio::test]
+async fn every_migration_reverts_and_reapplies() {
+    let env = TestEnv::new().await;
+    let state = AppState::connect(&env.config(&[])).await.unwrap();
+    let db = &state.db;
+
+    MIGRATOR.undo(db, 0).await.expect("all migrations revert");
+    assert!(!function_exists(db, "set_updated_at").await);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+
+    MIGRATOR.run(db).await.expect("and apply again");
+    assert!(function_exists(db, "set_updated_at").await);
+    db.close().await;
+}
+
+#[tokio::test]
+async fn migrations_can_be_left_to_a_release_step() {
+    let env = TestEnv::new().await;
+    let state = AppState::connect(&env.config(&[("DATABASE_MIGRATE", "false")]))
+        .await
+        .unwrap();
+    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+        .fetch_one(&state.db)
+        .await
+        .unwrap();
+    assert_eq!(table, None, "no migration ran");
+    state.db.close().await;
+}
+
+#[tokio::test]
+async fn a_missing_database_is_an_error_when_creation_is_off() {
+    let env = TestEnv::new().await;
+    let err = AppState::connect(&env.config(&[("DATABASE_CREATE_IF_MISSING", "false")]))
+        .await
+        .err()
+        .expect("connecting to a database that does not exist fails");
+    assert!(format!("{err:#}").contains("DATABASE_URL"), "{err:#}");
+}
