@@ -4,9 +4,9 @@
 default:
     @just --list
 
-# Render one variant (minimal, redis, webhooks, full) into DIR
-render variant dir:
-    scripts/kit.sh render {{variant}} {{dir}}
+# Render one variant (minimal, redis, webhooks, full) into DIR, optionally named NAME
+render variant dir name="task-svc":
+    scripts/kit.sh render {{variant}} {{dir}} {{name}}
 
 # Re-render examples/ from the template (run after every template change, commit the result)
 sync:

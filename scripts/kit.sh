@@ -5,7 +5,7 @@
 #                                      variant: fmt, clippy -D warnings, offline build, tests
 #   scripts/kit.sh sync                re-render examples/ (keeps the pinned Cargo.lock versions)
 #   scripts/kit.sh check-sync          fail when examples/ differs from a fresh render
-#   scripts/kit.sh render VARIANT DIR  render one variant into DIR
+#   scripts/kit.sh render VARIANT DIR [NAME]  render one variant into DIR
 #   scripts/kit.sh hooks               check that bad input is refused with a clear message
 #   scripts/kit.sh lint-workflows      actionlint on the kit's and the template's workflows
 #   scripts/kit.sh docs                build the mdBook
@@ -50,14 +50,24 @@ ensure_nextest() {
   }
 }
 
+# cargo-generate copies the whole --path directory before rendering; from the repository root
+# that would include target/ (gigabytes). Render from a copy of just the kit's template parts.
+stage_kit() {
+  [ -n "${STAGED:-}" ] && return
+  rm -rf "$WORK/stage" && mkdir -p "$WORK/stage"
+  cp -a "$ROOT/cargo-generate.toml" "$ROOT/template" "$ROOT/hooks" "$WORK/stage/"
+  STAGED=1
+}
+
 # render VARIANT DIR [NAME]: DIR must not exist. A failed render leaves nothing behind.
 render() {
   local variant=$1 dest=$2 name=${3:-$NAME} tmp
   local flags; flags=$(flags_of "$variant")
   [ ! -e "$dest" ] || die "$dest already exists"
+  stage_kit
   tmp=$(mktemp -d)
   # shellcheck disable=SC2086 # flags are several words on purpose
-  if ! (cd "$tmp" && cargo generate --path "$ROOT" template --name "$name" --silent \
+  if ! (cd "$tmp" && cargo generate --path "$WORK/stage" template --name "$name" --silent \
         --vcs none --no-workspace $flags >"$tmp.log" 2>&1); then
     cat "$tmp.log" >&2
     rm -rf "$tmp" "$tmp.log"
@@ -124,7 +134,8 @@ cmd_hooks() {
   local name expect out
   while IFS='|' read -r name expect; do
     out=$(mktemp -d)
-    if (cd "$out" && cargo generate --path "$ROOT" template --name "$name" --silent --vcs none \
+    stage_kit
+    if (cd "$out" && cargo generate --path "$WORK/stage" template --name "$name" --silent --vcs none \
           --no-workspace -d redis=false -d webhooks=false >"$out.log" 2>&1); then
       die "'$name' was accepted"
     fi
@@ -220,7 +231,7 @@ case "${1:-}" in
   test) shift; cmd_test "$@" ;;
   sync) cmd_sync ;;
   check-sync) cmd_check_sync ;;
-  render) [ $# -eq 3 ] || die "usage: kit.sh render VARIANT DIR"; ensure_cargo_generate; render "$2" "$3" ;;
+  render) [ $# -ge 3 ] || die "usage: kit.sh render VARIANT DIR [NAME]"; ensure_cargo_generate; render "$2" "$3" "${4:-$NAME}" ;;
   hooks) cmd_hooks ;;
   lint-workflows) cmd_lint_workflows ;;
   docs) cmd_docs ;;
