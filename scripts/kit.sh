@@ -8,6 +8,8 @@
 #   scripts/kit.sh render VARIANT DIR [NAME]  render one variant into DIR
 #   scripts/kit.sh hooks               check that bad input is refused with a clear message
 #   scripts/kit.sh lint-workflows      actionlint on the kit's and the template's workflows
+#   scripts/kit.sh docs-offline        load /docs of a rendered service in headless Chromium and
+#                                      fail on any request to another host
 #   scripts/kit.sh docs                build the mdBook
 #
 # Tests use DATABASE_URL / REDIS_URL when set; when unset and a server answers on the
@@ -221,6 +223,42 @@ cmd_lint_workflows() {
     "$ROOT"/.github/workflows/*.yml "$WORK/fresh/full"/.github/workflows/*.yml
 }
 
+cmd_docs_offline() {
+  command -v chromium >/dev/null || {
+    say "installing Debian's chromium"
+    apt-get install -y chromium >/dev/null
+  }
+  ensure_cargo_generate
+  use_local_services
+  local dir="$WORK/docs-check" port db_url pid status=0
+  rm -rf "$dir"
+  render full "$dir"
+  cp "$ROOT/examples/full/Cargo.lock" "$dir/Cargo.lock"
+  (cd "$dir" && cargo build --locked --quiet)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  db_url="${DATABASE_URL%/*}/kit_docs_$$"
+  say "serving the full variant on 127.0.0.1:$port and opening /docs in Chromium"
+  (cd "$dir" && APP_ADDR="127.0.0.1:$port" DATABASE_URL="$db_url" LOG_LEVEL=warn \
+    exec "$CARGO_TARGET_DIR/debug/$NAME") &
+  pid=$!
+  for _ in $(seq 1 50); do
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+    sleep 0.2
+  done
+  rm -rf "$WORK/chromium"
+  timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$WORK/chromium" --log-net-log="$WORK/docs-netlog.json" \
+    --window-size=1280,900 --virtual-time-budget=10000 --screenshot="$WORK/docs.png" \
+    "http://127.0.0.1:$port/docs" >/dev/null 2>&1 || true
+  python3 "$ROOT/scripts/netlog_external.py" "$WORK/docs-netlog.json" "http://127.0.0.1:$port" ||
+    status=1
+  kill "$pid" && wait "$pid" || true
+  psql "${DATABASE_URL}" -qc "DROP DATABASE IF EXISTS kit_docs_$$ WITH (FORCE)" >/dev/null 2>&1 || true
+  [ "$status" = 0 ] || die "the /docs check failed (screenshot: $WORK/docs.png)"
+  echo "screenshot: $WORK/docs.png"
+}
+
 cmd_docs() {
   mdbook --version 2>/dev/null | grep -q "$MDBOOK_VERSION" ||
     cargo install mdbook --locked --version "$MDBOOK_VERSION"
@@ -235,5 +273,6 @@ case "${1:-}" in
   hooks) cmd_hooks ;;
   lint-workflows) cmd_lint_workflows ;;
   docs) cmd_docs ;;
-  *) sed -n '2,14p' "$0"; exit 2 ;;
+  docs-offline) cmd_docs_offline ;;
+  *) sed -n '2,16p' "$0"; exit 2 ;;
 esac

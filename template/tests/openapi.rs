@@ -119,6 +119,19 @@ async fn the_docs_page_loads_nothing_from_other_hosts() {
     let server = TestServer::start(&env.config(&[])).await;
 
     let page = server.get("/docs").await;
+    // The browser may fetch only from the service itself (Redoc 3 would load a logo from a CDN).
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for directive in [
+        "default-src 'self'",
+        "connect-src 'self'",
+        "img-src 'self' data:",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert!(!csp.contains("http"), "no other host is allowed: {csp}");
     assert!(
         page.headers()["content-type"]
             .to_str()
@@ -127,10 +140,14 @@ async fn the_docs_page_loads_nothing_from_other_hosts() {
     );
     let html = page.text().await.unwrap();
     assert!(
-        html.contains(r#"<script src="/docs/redoc.standalone.js">"#),
+        html.contains(r#"<script type="module" src="/docs/redoc.standalone.js">"#),
         "{html}"
     );
     assert!(html.contains(r#"spec-url="/openapi.json""#));
+    assert!(
+        html.contains(r#"disable-telemetry="true""#),
+        "no usage telemetry"
+    );
     for external in ["http://", "https://", "//cdn", "fonts.googleapis"] {
         assert!(!html.contains(external), "the page references {external}");
     }

@@ -1,7 +1,9 @@
 //! The OpenAPI document and the Redoc page that renders it, served from the binary.
 //!
 //! The Redoc bundle (npm `redoc` 3.0.1, MIT, `assets/redoc/`) is embedded gzip-compressed, so
-//! `/docs` works offline and loads nothing from any other host.
+//! `/docs` works offline. Redoc 3 would also send usage telemetry to Redocly and load its logo
+//! from a CDN: the page turns the telemetry off, and its Content-Security-Policy lets it load
+//! nothing from any other host.
 
 use std::{io::Read, sync::Arc};
 
@@ -30,8 +32,8 @@ const PAGE: &str = concat!(
   <style>body { margin: 0; }</style>
 </head>
 <body>
-  <redoc spec-url="/openapi.json"></redoc>
-  <script src="/docs/redoc.standalone.js"></script>
+  <redoc spec-url="/openapi.json" disable-telemetry="true"></redoc>
+  <script type="module" src="/docs/redoc.standalone.js"></script>
 </body>
 </html>
 "#
@@ -55,6 +57,11 @@ pub async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> Response {
         .into_response()
 }
 
+/// Same-origin only. Redoc renders with inline styles and may use `blob:` workers.
+pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; \
+     object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
 /// The API reference (Redoc), readable in a browser with no network access.
 #[utoipa::path(
     get,
@@ -62,8 +69,8 @@ pub async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> Response {
     tag = "docs",
     responses((status = 200, description = "The Redoc page", content_type = "text/html"))
 )]
-pub async fn redoc_page() -> Html<&'static str> {
-    Html(PAGE)
+pub async fn redoc_page() -> Response {
+    ([(header::CONTENT_SECURITY_POLICY, DOCS_CSP)], Html(PAGE)).into_response()
 }
 
 /// The vendored Redoc bundle. Sent as stored (gzip) to clients that accept gzip, which every

@@ -1,14 +1,14 @@
 //! Shared test harness: real Postgres and Redis, real HTTP, the real router.
 //!
-//! Services come from `DATABASE_URL` / `REDIS_URL` when set (CI and local runs against running
-//! servers); otherwise from containers started with testcontainers, which needs a Docker
-//! engine. Every test gets a database of its own, named `test_<uuid>`, which the application
+//! Services come from `DATABASE_URL` / `REDIS_URL` when set, in the environment or in `.env`
+//! (as for the service itself); otherwise from containers started with testcontainers, which
+//! needs a Docker engine. Every test gets a database of its own, named `test_<uuid>`, which the application
 //! creates itself (exercising `DATABASE_CREATE_IF_MISSING`) and the harness drops afterwards.
 
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, path::Path, time::Duration};
 
 use testcontainers_modules::{
     postgres::Postgres,
@@ -21,6 +21,22 @@ use task_svc::config::Config;
 use task_svc::config::HttpConfig;
 use task_svc::{AppState, app, server};
 
+/// A setting from the environment, else from the service's `.env`, which is read but not
+/// loaded into the process environment (changing it while threads run is unsound).
+pub fn setting(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .or_else(|| {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".env");
+            dotenvy::from_path_iter(path)
+                .ok()?
+                .flatten()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value)
+        })
+        .filter(|value| !value.trim().is_empty())
+}
+
 /// A database of its own for one test, dropped when this value is.
 pub struct TestDatabase {
     /// The URL of the test's database, which may not exist yet.
@@ -32,9 +48,9 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub async fn new() -> Self {
-        let (server_url, container) = match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.trim().is_empty() => (url, None),
-            _ => {
+        let (server_url, container) = match setting("DATABASE_URL") {
+            Some(url) => (url, None),
+            None => {
                 let container = Postgres::default()
                     .start()
                     .await
@@ -109,12 +125,12 @@ pub struct TestRedis {
 
 impl TestRedis {
     pub async fn new() -> Self {
-        match std::env::var("REDIS_URL") {
-            Ok(url) if !url.trim().is_empty() => Self {
+        match setting("REDIS_URL") {
+            Some(url) => Self {
                 url,
                 _container: None,
             },
-            _ => {
+            None => {
                 let container = Redis::default().start().await.expect(
                     "REDIS_URL is unset and no Redis container could start (is Docker running?)",
                 );
