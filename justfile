@@ -8,6 +8,10 @@ default:
 render variant dir name="task-svc":
     scripts/kit.sh render {{variant}} {{dir}} {{name}}
 
+# Render every variant into DIR/<variant>
+render-all dir="target/kit/fresh":
+    scripts/kit.sh render-all {{dir}}
+
 # Re-render examples/ from the template (run after every template change, commit the result)
 sync:
     scripts/kit.sh sync

@@ -6,6 +6,8 @@
 #   scripts/kit.sh sync                re-render examples/ (keeps the pinned Cargo.lock versions)
 #   scripts/kit.sh check-sync          fail when examples/ differs from a fresh render
 #   scripts/kit.sh render VARIANT DIR [NAME]  render one variant into DIR
+#   scripts/kit.sh render-all [DIR]    render every variant into DIR/<variant> (default
+#                                      target/kit/fresh)
 #   scripts/kit.sh hooks               check that bad input is refused with a clear message
 #   scripts/kit.sh lint-workflows      actionlint on the kit's and the template's workflows
 #   scripts/kit.sh docs-offline        load /docs of a rendered service in headless Chromium and
@@ -269,10 +271,16 @@ case "${1:-}" in
   test) shift; cmd_test "$@" ;;
   sync) cmd_sync ;;
   check-sync) cmd_check_sync ;;
+  render-all)
+    ensure_cargo_generate
+    out=${2:-$WORK/fresh}
+    rm -rf "$out"
+    for v in "${VARIANTS[@]}"; do render "$v" "$out/$v" && check_leftovers "$out/$v"; done
+    echo "rendered ${VARIANTS[*]} into $out" ;;
   render) [ $# -ge 3 ] || die "usage: kit.sh render VARIANT DIR [NAME]"; ensure_cargo_generate; render "$2" "$3" "${4:-$NAME}" ;;
   hooks) cmd_hooks ;;
   lint-workflows) cmd_lint_workflows ;;
   docs) cmd_docs ;;
   docs-offline) cmd_docs_offline ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac

@@ -30,9 +30,9 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
             tracing::info!("created the database named in DATABASE_URL");
         }
     }
-    let pool = pool_options(config)
-        .connect(url)
+    let pool = tokio::time::timeout(config.connect_timeout, pool_options(config).connect(url))
         .await
+        .context("timed out connecting to Postgres (DATABASE_URL)")?
         .context("could not connect to Postgres (DATABASE_URL)")?;
     if config.migrate {
         MIGRATOR
