@@ -7,10 +7,13 @@ use secrecy::ExposeSecret;
 
 use crate::{app::readiness::Probe, config::RedisConfig};
 
-/// Opens the connection; fails fast when Redis cannot be reached at start-up.
+/// Opens the connection; fails within `REDIS_TIMEOUT_MS` when Redis cannot be reached at
+/// start-up (the manager's own retries, meant for reconnecting later, would take much longer).
 pub async fn connect(config: &RedisConfig) -> anyhow::Result<ConnectionManager> {
-    ConnectionManager::new_with_config(client(config)?, manager_config(config))
+    let manager = ConnectionManager::new_with_config(client(config)?, manager_config(config));
+    tokio::time::timeout(config.timeout, manager)
         .await
+        .context("timed out connecting to Redis (REDIS_URL)")?
         .context("could not connect to Redis (REDIS_URL)")
 }
 
