@@ -14,6 +14,8 @@
 #   scripts/kit.sh docs-offline        load /docs of a rendered service in headless Chromium and
 #                                      fail on any request to another host
 #   scripts/kit.sh docs                build the mdBook
+#   scripts/kit.sh check-days          every file/function a day names exists, and every day's
+#                                      check command passes on a fresh render (full variant)
 #
 # Tests use DATABASE_URL / REDIS_URL when set; when unset and a server answers on the
 # default local port, that server is used; otherwise the rendered tests start containers.
@@ -27,6 +29,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/variants}" # shared by
 CARGO_GENERATE_VERSION=0.23.14
 MDBOOK_VERSION=0.5.4
 CARGO_AUDIT_VERSION=0.22.2
+JUST_VERSION=1.59.0
 # An offline RustSec database beside the checkout (as on the kit's CI machines) is used when
 # present; otherwise cargo audit fetches the current one.
 ADVISORY_DB="${ADVISORY_DB:-$ROOT/../shared/advisory-db}"
@@ -284,6 +287,35 @@ cmd_docs_offline() {
   echo "screenshot: $WORK/docs.png"
 }
 
+ensure_just() {
+  just --version 2>/dev/null | grep -q "$JUST_VERSION" || {
+    say "installing just $JUST_VERSION (a couple of minutes, once)"
+    cargo install just --locked --version "$JUST_VERSION"
+  }
+}
+
+# The course's promises: the code it points at exists, and its check commands pass.
+cmd_check_days() {
+  ensure_cargo_generate
+  ensure_nextest
+  ensure_just
+  use_local_services
+  local v day cmd dir="$WORK/days"
+  say "course references against every variant"
+  for v in "${VARIANTS[@]}"; do
+    python3 "$ROOT/scripts/check_days.py" refs "$ROOT/docs/src" "$ROOT/examples/$v"
+  done
+  rm -rf "$dir"
+  render full "$dir"
+  cp "$ROOT/examples/full/Cargo.lock" "$dir/Cargo.lock"
+  for day in "$ROOT"/docs/src/day-*.md; do
+    cmd=$(python3 "$ROOT/scripts/check_days.py" command "$day")
+    say "$(basename "$day" .md): $cmd"
+    (cd "$dir" && bash -ec "$cmd") || die "the check command of $(basename "$day") fails on a fresh render"
+  done
+  rm -rf "$dir"
+}
+
 cmd_docs() {
   mdbook --version 2>/dev/null | grep -q "$MDBOOK_VERSION" ||
     cargo install mdbook --locked --version "$MDBOOK_VERSION"
@@ -305,5 +337,6 @@ case "${1:-}" in
   lint-workflows) cmd_lint_workflows ;;
   docs) cmd_docs ;;
   docs-offline) cmd_docs_offline ;;
+  check-days) cmd_check_days ;;
   *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac

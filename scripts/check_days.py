@@ -1,0 +1,79 @@
+"""Keeps the course honest about the code it teaches.
+
+Usage:
+  python3 scripts/check_days.py refs DOCS_SRC SERVICE_DIR   every file and item a day names exists
+  python3 scripts/check_days.py command DAY_FILE            print the day's check command
+
+A day chapter's "## Where in the code" section lists bullets such as
+    - `src/config.rs`: `Config::from_env`, `Reader::parse`
+The file must exist in the rendered service, and each item's last path segment must be defined
+there (fn, struct, enum, trait, const, static, type, mod or macro; a justfile recipe; or the
+literal text of an `impl ... for ...`). Files outside the service
+(the kit's own, e.g. `hooks/pre.rhai`) are looked up in the kit instead.
+"""
+import pathlib
+import re
+import sys
+
+DEFINITION = r"\b(fn|struct|enum|trait|const|static|type|mod|macro_rules!)\s+{name}\b"
+
+
+def section(text, title):
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    return match.group(1) if match else None
+
+
+def refs(docs_src, service):
+    kit = pathlib.Path(__file__).resolve().parent.parent
+    problems, checked = [], 0
+    for day in sorted(pathlib.Path(docs_src).glob("day-*.md")):
+        where = section(day.read_text(), "Where in the code")
+        if where is None:
+            problems.append(f"{day.name}: no 'Where in the code' section")
+            continue
+        for line in where.splitlines():
+            match = re.match(r"- `([^`]+)`(?::\s*(.*))?", line.strip())
+            if not match:
+                continue
+            path, items = match.group(1), match.group(2) or ""
+            path = path.split(" ")[0]
+            file = pathlib.Path(service, path)
+            if not file.exists():
+                file = kit / path
+            if not file.exists():
+                problems.append(f"{day.name}: {path} does not exist")
+                continue
+            checked += 1
+            if file.is_dir():
+                continue
+            text = file.read_text()
+            for item in re.findall(r"`([^`]+)`", items):
+                if item.startswith("impl "):
+                    found = item in text
+                elif file.name == "justfile":
+                    found = re.search(rf"^{re.escape(item)}\b[^\n]*:", text, re.M)
+                else:
+                    name = re.split(r"::|\.", item)[-1]
+                    found = re.search(DEFINITION.format(name=re.escape(name)), text)
+                if not found:
+                    problems.append(f"{day.name}: {path} defines no `{item}`")
+                checked += 1
+    for problem in problems:
+        print(problem)
+    print(f"course references: {checked} checked, {len(problems)} broken")
+    return 1 if problems else 0
+
+
+def command(day_file):
+    check = section(pathlib.Path(day_file).read_text(), "Check")
+    block = re.search(r"```sh\n(.*?)```", check or "", re.S)
+    if not block:
+        sys.exit(f"{day_file}: no ```sh block under '## Check'")
+    print(block.group(1).strip())
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "refs":
+        sys.exit(refs(sys.argv[2], sys.argv[3]))
+    sys.exit(command(sys.argv[2]))
