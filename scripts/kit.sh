@@ -152,6 +152,28 @@ cmd_check_sync() {
   done
   [ "$failed" = 0 ] || die "examples/ is out of date"
   echo "examples/ matches fresh renders of all ${#VARIANTS[@]} variants"
+  check_answers
+}
+
+# A render records its answers in .template.toml; rendering again from them must reproduce it.
+check_answers() {
+  local v again tmp version
+  version=$(sed -n 's/^kit_version = "\(.*\)"/\1/p' "$ROOT/template/.template.toml")
+  grep -q "^## $version\b" "$ROOT/CHANGELOG.md" ||
+    die "CHANGELOG.md has no entry for kit_version $version (template/.template.toml)"
+  for v in "${VARIANTS[@]}"; do
+    tmp=$(mktemp -d)
+    if ! (cd "$tmp" && cargo generate --path "$WORK/stage" template --name "$NAME" --silent \
+          --vcs none --no-workspace --values-file "$ROOT/examples/$v/.template.toml" \
+          >"$tmp.log" 2>&1); then
+      cat "$tmp.log" >&2
+      die "rendering from examples/$v/.template.toml failed"
+    fi
+    diff -r "$tmp/$NAME" "$WORK/fresh/$v" >/dev/null ||
+      die "rendering from examples/$v/.template.toml does not reproduce the $v variant"
+    rm -rf "$tmp" "$tmp.log"
+  done
+  echo "each variant's .template.toml renders it again, for kit version $version"
 }
 
 # Pre-hook refusals: the message is clear and no directory is left behind.
