@@ -122,3 +122,34 @@ fn the_binary_refuses_to_start_on_bad_configuration() {
     );
     assert!(!stderr.contains("topsecret"), "{stderr}");
 }
+
+/// Every variable the service reads is documented in `.env.example`, and nothing else is.
+#[test]
+fn env_example_documents_exactly_the_variables_the_service_reads() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("src/config.rs")).unwrap();
+    let mut read: Vec<&str> = source
+        .split('"')
+        .skip(1)
+        .step_by(2) // the contents of string literals
+        .filter(|s| {
+            s.len() > 3
+                && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+                && !s.starts_with("CARGO_")
+        })
+        .collect();
+    read.sort_unstable();
+    read.dedup();
+    let example = std::fs::read_to_string(root.join(".env.example")).unwrap();
+    let mut documented: Vec<&str> = example
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim()))
+        .collect();
+    documented.sort_unstable();
+    assert!(
+        read.len() >= 10,
+        "found the variables in src/config.rs: {read:?}"
+    );
+    assert_eq!(read, documented);
+}

@@ -3,10 +3,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
 
 use axum::{Router, routing::get};
-use common::TestServer;
+use common::{TestEnv, TestServer};
 
 fn slow_router(delay: Duration) -> Router {
     Router::new().route(
@@ -71,4 +75,49 @@ async fn the_drain_timeout_bounds_shutdown() {
     );
     assert!(took < Duration::from_secs(5), "but no longer: {took:?}");
     request.abort();
+}
+
+/// The real binary, stopped the way container runtimes stop it.
+#[tokio::test]
+async fn sigterm_stops_the_binary_cleanly() {
+    let env = TestEnv::new().await;
+    let mut child = Command::new(env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME"))))
+        .env_clear()
+        .env("DATABASE_URL", &env.db.url)
+        .env("APP_ADDR", "127.0.0.1:0")
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("listening"))
+        .expect("the service logs where it listens");
+    let log: serde_json::Value = serde_json::from_str(&listening).unwrap();
+    let addr = log["addr"].as_str().unwrap().to_owned();
+    let health = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let started = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|line| line.contains("shutdown requested")),
+        "{rest:?}"
+    );
+    assert!(rest.iter().any(|line| line.contains("stopped")), "{rest:?}");
 }
