@@ -182,25 +182,28 @@ check_answers() {
 cmd_hooks() {
   ensure_cargo_generate
   say "checking that bad input is refused"
-  local name expect out
-  while IFS='|' read -r name expect; do
+  local name flags expect out
+  while IFS='|' read -r name flags expect; do
     out=$(mktemp -d)
     stage_kit
+    # shellcheck disable=SC2086 # flags are several words on purpose
     if (cd "$out" && cargo generate --path "$WORK/stage" template --name "$name" --silent --vcs none \
-          --no-workspace -d redis=false -d webhooks=false >"$out.log" 2>&1); then
-      die "'$name' was accepted"
+          --no-workspace $flags >"$out.log" 2>&1); then
+      die "'$name' ($flags) was accepted"
     fi
     grep -q "$expect" "$out.log" || { cat "$out.log"; die "no clear message for '$name'"; }
     # cargo-generate leaves an empty destination behind when a hook aborts; render() removes
     # it with its temporary directory, and this checks that nothing else was written there.
     [ -z "$(find "$out" -type f)" ] || die "'$name' left files behind"
     rm -rf "$out" "$out.log"
-    echo "refused '$name': $expect"
+    echo "refused '$name' ($flags): $expect"
   done <<'CASES'
-9bad name|must start with a lowercase letter
-fn|is a Rust keyword
-tokio|dependencies
-std|reserved
+9bad name|-d redis=false -d webhooks=false|must start with a lowercase letter
+fn|-d redis=false -d webhooks=false|is a Rust keyword
+tokio|-d redis=false -d webhooks=false|dependencies
+std|-d redis=false -d webhooks=false|reserved
+ok-name|-d redis=maybe -d webhooks=false|not `true` or `false`
+ok-name|-d redis=false -d webhooks=false -d description=say-"hi"|may not contain quotes
 CASES
 }
 
@@ -278,7 +281,8 @@ cmd_lint_workflows() {
 cmd_docs_offline() {
   command -v chromium >/dev/null || {
     say "installing Debian's chromium"
-    apt-get install -y chromium >/dev/null
+    apt-get install -y chromium >/dev/null ||
+      { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }
   }
   ensure_cargo_generate
   use_local_services
