@@ -11,7 +11,7 @@
 #                                      target/kit/fresh)
 #   scripts/kit.sh hooks               check that bad input is refused with a clear message
 #   scripts/kit.sh lint-workflows      actionlint on the kit's and the template's workflows,
-#                                      shellcheck on the kit's scripts
+#                                      and the kit's scripts through shellcheck
 #   scripts/kit.sh docs-offline        load /docs of a rendered service in headless Chromium and
 #                                      fail on any request to another host
 #   scripts/kit.sh docs                build the mdBook
