@@ -1,29 +1,39 @@
-//! Logs and traces. Logs go to stdout, pretty or JSON; spans are exported over OTLP/HTTP when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and nothing is exported (or started) otherwise.
+//! Logs, traces and metrics. Logs go to stdout, pretty or JSON; spans and metrics are exported
+//! over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and nothing is exported (or
+//! started) otherwise: the metric instruments then record into a no-op provider.
 
 use axum::http::HeaderMap;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{SpanExporter, WithExportConfig};
-use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig};
+use opentelemetry_sdk::{
+    Resource, metrics::SdkMeterProvider, propagation::TraceContextPropagator,
+    trace::SdkTracerProvider,
+};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
 use crate::config::{LogFormat, TelemetryConfig};
 
-/// Keeps the trace pipeline alive; [`TelemetryGuard::shutdown`] flushes the last spans.
-#[must_use = "dropping the guard without shutdown loses the spans still buffered"]
+/// Keeps the export pipelines alive; [`TelemetryGuard::shutdown`] flushes what is buffered.
+#[must_use = "dropping the guard without shutdown loses the spans and metrics still buffered"]
 pub struct TelemetryGuard {
-    provider: Option<SdkTracerProvider>,
+    tracer: Option<SdkTracerProvider>,
+    meter: Option<SdkMeterProvider>,
 }
 
 impl TelemetryGuard {
     /// Exports what is still buffered. Call once, last thing before the process exits.
     pub fn shutdown(self) {
-        if let Some(provider) = self.provider
-            && let Err(err) = provider.shutdown()
+        if let Some(tracer) = self.tracer
+            && let Err(err) = tracer.shutdown()
         {
             eprintln!("telemetry: flushing spans at shutdown failed: {err}");
+        }
+        if let Some(meter) = self.meter
+            && let Err(err) = meter.shutdown()
+        {
+            eprintln!("telemetry: flushing metrics at shutdown failed: {err}");
         }
     }
 }
@@ -31,12 +41,19 @@ impl TelemetryGuard {
 /// Installs the global subscriber. Call once per process.
 pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_new(&config.log_level)?;
-    let provider = config
-        .otlp_endpoint
-        .as_deref()
-        .map(|endpoint| tracer_provider(endpoint, &config.service_name))
-        .transpose()?;
-    let otel = provider.as_ref().map(|provider| {
+    let (tracer, meter) = match config.otlp_endpoint.as_deref() {
+        Some(endpoint) => {
+            let resource = Resource::builder()
+                .with_service_name(config.service_name.clone())
+                .build();
+            let meter = meter_provider(endpoint, resource.clone())?;
+            // Instruments created from now on (see `http::metrics`) record into this provider.
+            opentelemetry::global::set_meter_provider(meter.clone());
+            (Some(tracer_provider(endpoint, resource)?), Some(meter))
+        }
+        None => (None, None),
+    };
+    let otel = tracer.as_ref().map(|provider| {
         tracing_opentelemetry::layer().with_tracer(provider.tracer(env!("CARGO_PKG_NAME")))
     });
     let fmt = match config.log_format {
@@ -53,21 +70,30 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
         .with(fmt)
         .with(otel)
         .try_init()?;
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard { tracer, meter })
 }
 
-fn tracer_provider(endpoint: &str, service_name: &str) -> anyhow::Result<SdkTracerProvider> {
+fn tracer_provider(endpoint: &str, resource: Resource) -> anyhow::Result<SdkTracerProvider> {
     // Continue traces started by callers that send a W3C `traceparent` header.
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let exporter = SpanExporter::builder()
         .with_http()
         .with_endpoint(format!("{endpoint}/v1/traces"))
         .build()?;
-    let resource = Resource::builder()
-        .with_service_name(service_name.to_owned())
-        .build();
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build())
+}
+
+/// Metrics are pushed every 60 s (the SDK's default interval) and at shutdown.
+fn meter_provider(endpoint: &str, resource: Resource) -> anyhow::Result<SdkMeterProvider> {
+    let exporter = MetricExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{endpoint}/v1/metrics"))
+        .build()?;
+    Ok(SdkMeterProvider::builder()
+        .with_periodic_exporter(exporter)
         .with_resource(resource)
         .build())
 }

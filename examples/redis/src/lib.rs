@@ -39,6 +39,7 @@ impl AppState {
     /// services on top of them.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let db = infra::postgres::connect(&config.database).await?;
+        infra::postgres::observe_pool(&db, config.database.max_connections);
         let probes: Vec<Arc<dyn Probe>> = vec![
             // Every dependency the service cannot serve requests without.
             Arc::new(PostgresProbe(db.clone())),

@@ -1,13 +1,14 @@
 //! The middleware stack every route runs behind, outermost first:
 //!
 //! 1. request id (validated or generated, echoed, available to error bodies)
-//! 2. a tracing span per request: method, matched route, request id, status, latency
-//! 3. CORS from the configured allow-list
-//! 4. gzip compression of responses
-//! 5. panics become a 500 problem body instead of a dropped connection
-//! 6. bare error responses (from layers and extractors) become problem bodies
-//! 7. a request timeout, answered with 503
-//! 8. a request body limit, answered with 413
+//! 2. request metrics: duration histogram and requests in flight (`super::metrics`)
+//! 3. a tracing span per request: method, matched route, request id, status, latency
+//! 4. CORS from the configured allow-list
+//! 5. gzip compression of responses
+//! 6. panics become a 500 problem body instead of a dropped connection
+//! 7. bare error responses (from layers and extractors) become problem bodies
+//! 8. a request timeout, answered with 503
+//! 9. a request body limit, answered with 413
 //!
 //! Tests wrap their own routes with [`apply`] to drive the very same stack.
 
@@ -32,7 +33,10 @@ use tower_http::{
 };
 use tracing::{Span, field::Empty};
 
-use super::request_id::{self, RequestId};
+use super::{
+    metrics::HttpMetrics,
+    request_id::{self, RequestId},
+};
 use crate::{config::HttpConfig, error::Problem, telemetry};
 
 pub fn apply(router: Router, config: &HttpConfig) -> Router {
@@ -61,6 +65,10 @@ pub fn apply(router: Router, config: &HttpConfig) -> Router {
                 .layer(CompressionLayer::new())
                 .layer(CatchPanicLayer::custom(panic_response)),
         )
+        .layer(middleware::from_fn_with_state(
+            HttpMetrics::new(),
+            super::metrics::record,
+        ))
         .layer(middleware::from_fn(request_id::middleware))
 }
 

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
+use opentelemetry::KeyValue;
 use secrecy::ExposeSecret;
 use sqlx::{
     PgPool, Postgres,
@@ -55,6 +56,40 @@ fn pool_options(config: &DatabaseConfig) -> PgPoolOptions {
         .max_connections(config.max_connections)
         .min_connections(config.min_connections)
         .acquire_timeout(config.acquire_timeout)
+}
+
+/// Reports the pool's connections as `db.client.connection.count` (by `state`: `idle` or `used`)
+/// and its limit as `db.client.connection.max`, read when metrics are collected.
+pub fn observe_pool(pool: &PgPool, max_connections: u32) {
+    let meter = opentelemetry::global::meter(env!("CARGO_PKG_NAME"));
+    let name = KeyValue::new("db.client.connection.pool.name", "postgres");
+    let pool = pool.clone();
+    let attributes = name.clone();
+    meter
+        .i64_observable_gauge("db.client.connection.count")
+        .with_unit("{connection}")
+        .with_description("Connections in the pool, by state")
+        .with_callback(move |observer| {
+            let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
+            let used = i64::from(pool.size()) - idle;
+            let state = |s: &'static str| {
+                [
+                    attributes.clone(),
+                    KeyValue::new("db.client.connection.state", s),
+                ]
+            };
+            observer.observe(idle, &state("idle"));
+            observer.observe(used.max(0), &state("used"));
+        })
+        .build();
+    meter
+        .i64_observable_gauge("db.client.connection.max")
+        .with_unit("{connection}")
+        .with_description("The most connections the pool may open")
+        .with_callback(move |observer| {
+            observer.observe(i64::from(max_connections), std::slice::from_ref(&name))
+        })
+        .build();
 }
 
 /// Readiness probe: one round trip on a pooled connection.

@@ -7,6 +7,7 @@
 pub mod docs;
 pub mod health;
 pub mod layers;
+pub mod metrics;
 pub mod request_id;
 
 use std::sync::Arc;
