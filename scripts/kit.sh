@@ -11,7 +11,8 @@
 #                                      target/kit/fresh)
 #   scripts/kit.sh hooks               check that bad input is refused with a clear message
 #   scripts/kit.sh lint                actionlint on the kit's and the template's workflows,
-#                                      hadolint on the Dockerfile, shellcheck on the scripts
+#                                      hadolint on the Dockerfile, static checks of compose.yaml,
+#                                      and a script linter on the kit's own scripts
 #   scripts/kit.sh docs-offline        load /docs of a rendered service in headless Chromium and
 #                                      fail on any request to another host
 #   scripts/kit.sh docs                build the mdBook
@@ -288,6 +289,14 @@ cmd_lint() {
   "$tools/python/bin/hadolint" --failure-threshold info "$rendered/Dockerfile" ||
     die "hadolint found problems in the Dockerfile"
   echo "hadolint: the rendered Dockerfile is clean"
+  python3 -c "import yaml" 2>/dev/null ||
+    PIP_ROOT_USER_ACTION=ignore pip install --quiet "pyyaml==6.0.2"
+  rm -rf "$WORK/lint-minimal"
+  render minimal "$WORK/lint-minimal"
+  local dir
+  for dir in "$WORK/lint-minimal" "$rendered"; do
+    python3 "$ROOT/scripts/check_compose.py" "$dir" || die "compose.yaml in $dir has problems"
+  done
   if command -v shellcheck >/dev/null; then
     shellcheck "$ROOT"/scripts/*.sh "$ROOT/.ci/run" || die "shellcheck found problems"
     echo "shellcheck: scripts/*.sh and .ci/run are clean"
