@@ -2,56 +2,17 @@
 
 mod common;
 
-use axum::{Router, body::Bytes, extract::State, http::StatusCode, routing::post};
-use common::{TestEnv, TestServer};
-use opentelemetry_proto::tonic::{
-    collector::trace::v1::ExportTraceServiceRequest, common::v1::any_value::Value,
-};
-use prost::Message;
-use tokio::sync::mpsc;
+use common::{OtlpReceiver, TestEnv, TestServer, otlp_attr};
 
 use task_svc::telemetry;
-
-async fn receive(
-    State(spans): State<mpsc::UnboundedSender<ExportTraceServiceRequest>>,
-    body: Bytes,
-) -> StatusCode {
-    match ExportTraceServiceRequest::decode(body) {
-        Ok(request) => {
-            let _ = spans.send(request);
-            StatusCode::OK
-        }
-        Err(_) => StatusCode::BAD_REQUEST,
-    }
-}
-
-fn string_attr(
-    attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue],
-    key: &str,
-) -> Option<String> {
-    attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
-        match kv.value.as_ref()?.value.as_ref()? {
-            Value::StringValue(s) => Some(s.clone()),
-            Value::IntValue(i) => Some(i.to_string()),
-            _ => None,
-        }
-    })
-}
 
 // Two worker threads: flushing blocks one while the receiver answers on the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_span_is_exported_over_otlp() {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let receiver = Router::new()
-        .route("/v1/traces", post(receive))
-        .with_state(tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, receiver).await });
-
+    let mut receiver = OtlpReceiver::start().await;
     let env = TestEnv::new().await;
     let config = env.config(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
         ("OTEL_SERVICE_NAME", "otlp-test-service"),
     ]);
     let guard = telemetry::init(&config.telemetry).unwrap();
@@ -78,10 +39,7 @@ async fn a_request_span_is_exported_over_otlp() {
         .await
         .unwrap();
 
-    let mut exported = Vec::new();
-    while let Ok(request) = rx.try_recv() {
-        exported.push(request);
-    }
+    let exported = receiver.traces();
     let (resource, span) = exported
         .iter()
         .flat_map(|r| &r.resource_spans)
@@ -94,27 +52,24 @@ async fn a_request_span_is_exported_over_otlp() {
         .expect("the request's span was exported");
 
     assert_eq!(
-        string_attr(&span.attributes, "http.route").as_deref(),
+        otlp_attr(&span.attributes, "http.route").as_deref(),
         Some("/healthz")
     );
     assert_eq!(
-        string_attr(&span.attributes, "http.request.method").as_deref(),
+        otlp_attr(&span.attributes, "http.request.method").as_deref(),
         Some("GET")
     );
     assert_eq!(
-        string_attr(&span.attributes, "http.response.status_code").as_deref(),
+        otlp_attr(&span.attributes, "http.response.status_code").as_deref(),
         Some("200")
     );
-    assert_eq!(
-        string_attr(&span.attributes, "request_id"),
-        Some(request_id)
-    );
+    assert_eq!(otlp_attr(&span.attributes, "request_id"), Some(request_id));
     // The caller's W3C trace context was continued.
     assert_eq!(hex(&span.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(hex(&span.parent_span_id), "00f067aa0ba902b7");
     let resource = resource.as_ref().expect("resource");
     assert_eq!(
-        string_attr(&resource.attributes, "service.name").as_deref(),
+        otlp_attr(&resource.attributes, "service.name").as_deref(),
         Some("otlp-test-service")
     );
 }

@@ -3,54 +3,17 @@
 
 mod common;
 
-use axum::{Router, body::Bytes, extract::State, http::StatusCode, routing::post};
-use common::{TestEnv, TestServer};
-use opentelemetry_proto::tonic::{
-    collector::metrics::v1::ExportMetricsServiceRequest,
-    common::v1::{KeyValue, any_value::Value},
-    metrics::v1::{Metric, metric::Data},
-};
-use prost::Message;
-use tokio::sync::mpsc;
+use common::{OtlpReceiver, TestEnv, TestServer, otlp_attr as attr};
+use opentelemetry_proto::tonic::metrics::v1::{Metric, metric::Data};
 
 use task_svc::telemetry;
-
-async fn receive(
-    State(batches): State<mpsc::UnboundedSender<ExportMetricsServiceRequest>>,
-    body: Bytes,
-) -> StatusCode {
-    match ExportMetricsServiceRequest::decode(body) {
-        Ok(batch) => {
-            let _ = batches.send(batch);
-            StatusCode::OK
-        }
-        Err(_) => StatusCode::BAD_REQUEST,
-    }
-}
-
-fn attr(attributes: &[KeyValue], key: &str) -> Option<String> {
-    let value = attributes.iter().find(|kv| kv.key == key)?.value.as_ref()?;
-    match value.value.as_ref()? {
-        Value::StringValue(s) => Some(s.clone()),
-        Value::IntValue(i) => Some(i.to_string()),
-        _ => None,
-    }
-}
 
 // Two worker threads: flushing blocks one while the receiver answers on the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_and_pool_metrics_are_exported_over_otlp() {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let receiver = Router::new()
-        .route("/v1/metrics", post(receive))
-        .route("/v1/traces", post(|| async { StatusCode::OK }))
-        .with_state(tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, receiver).await });
-
+    let mut receiver = OtlpReceiver::start().await;
     let env = TestEnv::new().await;
-    let config = env.config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())]);
+    let config = env.config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str())]);
     let guard = telemetry::init(&config.telemetry).unwrap();
     let server = TestServer::start(&config).await;
     for path in ["/healthz", "/healthz", "/no/such/route"] {
@@ -63,7 +26,7 @@ async fn request_and_pool_metrics_are_exported_over_otlp() {
         .unwrap();
 
     let mut metrics: Vec<Metric> = Vec::new();
-    while let Ok(batch) = rx.try_recv() {
+    for batch in receiver.metrics() {
         for resource in batch.resource_metrics {
             for scope in resource.scope_metrics {
                 metrics.extend(scope.metrics);

@@ -10,6 +10,10 @@
 
 use std::{collections::HashMap, net::SocketAddr, path::Path, time::Duration};
 
+use opentelemetry_proto::tonic::{
+    collector::{metrics::v1::ExportMetricsServiceRequest, trace::v1::ExportTraceServiceRequest},
+    common::v1::{KeyValue as OtlpKeyValue, any_value::Value as AnyValue},
+};
 use testcontainers_modules::{
     postgres::Postgres,
 {%- if redis %}
@@ -309,4 +313,63 @@ pub async fn assert_problem(response: reqwest::Response, status: u16) -> serde_j
         "request id in the body"
     );
     body
+}
+
+/// An OTLP/HTTP receiver on an ephemeral port, as a collector would be: it keeps what the
+/// service exports to `/v1/traces` and `/v1/metrics`, decoded.
+pub struct OtlpReceiver {
+    /// The base URL to put in `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub endpoint: String,
+    received: tokio::sync::mpsc::UnboundedReceiver<(String, axum::body::Bytes)>,
+}
+
+impl OtlpReceiver {
+    pub async fn start() -> Self {
+        use axum::{
+            body::Bytes,
+            extract::{Path, State},
+            routing::post,
+        };
+        type Sender = tokio::sync::mpsc::UnboundedSender<(String, Bytes)>;
+        async fn receive(State(sent): State<Sender>, Path(signal): Path<String>, body: Bytes) {
+            let _ = sent.send((signal, body));
+        }
+        let (sent, received) = tokio::sync::mpsc::unbounded_channel();
+        let router = axum::Router::new()
+            .route("/v1/{signal}", post(receive))
+            .with_state(sent);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("local addr"));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { endpoint, received }
+    }
+
+    /// Every export request received so far for `signal` (`traces` or `metrics`).
+    fn drain<M: prost::Message + Default>(&mut self, signal: &str) -> Vec<M> {
+        let mut decoded = Vec::new();
+        while let Ok((sent_to, body)) = self.received.try_recv() {
+            if sent_to == signal {
+                decoded.push(M::decode(body).expect("a valid OTLP protobuf body"));
+            }
+        }
+        decoded
+    }
+
+    pub fn traces(&mut self) -> Vec<ExportTraceServiceRequest> {
+        self.drain("traces")
+    }
+
+    pub fn metrics(&mut self) -> Vec<ExportMetricsServiceRequest> {
+        self.drain("metrics")
+    }
+}
+
+/// The value of attribute `key` as a string (integers formatted), if present.
+pub fn otlp_attr(attributes: &[OtlpKeyValue], key: &str) -> Option<String> {
+    let value = attributes.iter().find(|kv| kv.key == key)?.value.as_ref()?;
+    match value.value.as_ref()? {
+        AnyValue::StringValue(s) => Some(s.clone()),
+        AnyValue::IntValue(i) => Some(i.to_string()),
+        _ => None,
+    }
 }
