@@ -10,8 +10,6 @@ pub mod layers;
 pub mod metrics;
 pub mod request_id;
 
-use std::sync::Arc;
-
 use axum::{Extension, Router};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -52,7 +50,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .expect("the OpenAPI document serializes to JSON");
     let routes = routes
         .fallback(layers::not_found)
-        .layer(Extension(docs::OpenApiJson(Arc::new(doc))))
+        .layer(Extension(docs::OpenApiJson(doc.into())))
         .with_state(state);
     layers::apply(routes, config)
 }

@@ -5,18 +5,22 @@
 //! from a CDN: the page turns the telemetry off, and its Content-Security-Policy lets it load
 //! nothing from any other host.
 
-use std::{io::Read, sync::Arc};
+use std::{io::Read, sync::OnceLock};
 
 use axum::{
     Extension,
+    body::Bytes,
     http::{HeaderMap, HeaderValue, header},
     response::{Html, IntoResponse, Response},
 };
 use flate2::read::GzDecoder;
 
-/// The OpenAPI document, serialized once at start-up.
+use crate::error::AppError;
+
+/// The OpenAPI document, serialized once at start-up; cloning it per request is a reference
+/// count, not a copy.
 #[derive(Clone)]
-pub struct OpenApiJson(pub Arc<String>);
+pub struct OpenApiJson(pub Bytes);
 
 const REDOC_GZ: &[u8] = include_bytes!("../../assets/redoc/redoc.standalone.js.gz");
 
@@ -52,7 +56,7 @@ pub async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        doc.0.as_str().to_owned(),
+        doc.0,
     )
         .into_response()
 }
@@ -95,9 +99,26 @@ pub async fn redoc_bundle(headers: HeaderMap) -> Response {
     if accepts_gzip {
         return (common, [(header::CONTENT_ENCODING, "gzip")], REDOC_GZ).into_response();
     }
-    let mut script = Vec::with_capacity(REDOC_GZ.len() * 4);
-    match GzDecoder::new(REDOC_GZ).read_to_end(&mut script) {
-        Ok(_) => (common, script).into_response(),
-        Err(err) => crate::error::AppError::Internal(err.into()).into_response(),
+    // Inflating 2 MB is blocking work: off the async workers, and only once per process.
+    match tokio::task::spawn_blocking(inflated_bundle).await {
+        Ok(Ok(script)) => (common, script).into_response(),
+        Ok(Err(err)) => {
+            AppError::Internal(anyhow::anyhow!("inflating Redoc: {err}")).into_response()
+        }
+        Err(err) => AppError::Internal(err.into()).into_response(),
     }
+}
+
+fn inflated_bundle() -> Result<&'static [u8], &'static str> {
+    static SCRIPT: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    SCRIPT
+        .get_or_init(|| {
+            let mut script = Vec::with_capacity(REDOC_GZ.len() * 4);
+            GzDecoder::new(REDOC_GZ)
+                .read_to_end(&mut script)
+                .map(|_| script)
+                .map_err(|err| err.to_string())
+        })
+        .as_deref()
+        .map_err(String::as_str)
 }
