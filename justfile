@@ -16,6 +16,10 @@ render-all dir="target/kit/fresh":
 sync:
     scripts/kit.sh sync
 
+# Refresh template/.sqlx (offline query data) after changing a query; then run `just sync`
+prepare:
+    scripts/kit.sh prepare
+
 # Fail when examples/ differs from fresh renders
 check-sync:
     scripts/kit.sh check-sync

@@ -3,6 +3,7 @@
 Usage:
   python3 scripts/check_days.py refs DOCS_SRC SERVICE_DIR   every file and item a day names exists
   python3 scripts/check_days.py command DAY_FILE            print the day's check command
+  python3 scripts/check_days.py tests DOC SERVICE_DIR        every test a page names exists
 
 A day chapter's "## Where in the code" section lists bullets such as
     - `src/config.rs`: `Config::from_env`, `Reader::parse`
@@ -73,7 +74,27 @@ def command(day_file):
     return 0
 
 
+def tests(doc, service):
+    """Every `file::function` in DOC names a test function in SERVICE_DIR/tests/file.rs, and
+    every `src/...rs: function` a function in that source file."""
+    text = pathlib.Path(doc).read_text()
+    problems, checked = [], 0
+    named = [(f"tests/{f}.rs", fn) for f, fn in re.findall(r"`(\w+)::(\w+)`", text)]
+    named += re.findall(r"`(src/[\w/]+\.rs): (\w+)`", text)
+    for path, function in named:
+        file = pathlib.Path(service, path)
+        checked += 1
+        if not file.exists() or not re.search(rf"\bfn {function}\b", file.read_text()):
+            problems.append(f"{doc}: {path} has no test `{function}`")
+    for problem in problems:
+        print(problem)
+    print(f"tests named by {pathlib.Path(doc).name}: {checked} checked, {len(problems)} missing")
+    return 1 if problems or checked == 0 else 0
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "refs":
         sys.exit(refs(sys.argv[2], sys.argv[3]))
+    if sys.argv[1] == "tests":
+        sys.exit(tests(sys.argv[2], sys.argv[3]))
     sys.exit(command(sys.argv[2]))

@@ -3,8 +3,11 @@
 #
 #   scripts/kit.sh test [VARIANT...]   check examples/ against fresh renders, then for each
 #                                      variant: fmt, clippy -D warnings, offline build,
-#                                      cargo audit, tests
+#                                      migrations up/down/up, .sqlx/ up to date
+#                                      (cargo sqlx prepare --check), cargo audit, tests
 #   scripts/kit.sh sync                re-render examples/ (keeps the pinned Cargo.lock versions)
+#   scripts/kit.sh prepare             regenerate template/.sqlx (offline query data) after a
+#                                      query changed: needs Postgres (DATABASE_URL or local)
 #   scripts/kit.sh check-sync          fail when examples/ differs from a fresh render
 #   scripts/kit.sh render VARIANT DIR [NAME]  render one variant into DIR
 #   scripts/kit.sh render-all [DIR]    render every variant into DIR/<variant> (default
@@ -32,6 +35,7 @@ CARGO_GENERATE_VERSION=0.23.14
 MDBOOK_VERSION=0.5.4
 CARGO_AUDIT_VERSION=0.22.2
 JUST_VERSION=1.59.0
+SQLX_CLI_VERSION=0.9.0
 # An offline RustSec database beside the checkout (as on the kit's CI machines) is used when
 # present; otherwise cargo audit fetches the current one.
 ADVISORY_DB="${ADVISORY_DB:-$ROOT/../shared/advisory-db}"
@@ -238,18 +242,71 @@ test_variant() {
   local v=$1 dir="$WORK/fresh/$1"
   cp "$ROOT/examples/$v/Cargo.lock" "$dir/Cargo.lock"
   cd "$dir"
+  # Every build reads the committed .sqlx/ query data, never a live database: DATABASE_URL is
+  # for the tests at run time (where it names the server they create databases on).
+  export SQLX_OFFLINE=true
   say "[$v] cargo fmt --check"
   cargo fmt --check
   say "[$v] cargo clippy --all-targets --locked -- -D warnings"
   cargo clippy --all-targets --locked -- -D warnings
   say "[$v] offline build: SQLX_OFFLINE=true, no database"
   # (warnings already fail the clippy step; extra RUSTFLAGS here would rebuild every dependency)
-  env -u DATABASE_URL SQLX_OFFLINE=true cargo build --locked --all-targets
+  env -u DATABASE_URL cargo build --locked --all-targets
+  check_migrations_and_query_data "$v"
   say "[$v] cargo audit (RustSec advisories against Cargo.lock)"
   audit
   say "[$v] tests"
   cargo nextest run --locked --no-fail-fast
+  unset SQLX_OFFLINE
   cd "$ROOT"
+}
+
+# The full variant holds every query, so its .sqlx/ serves every variant.
+cmd_prepare() {
+  ensure_cargo_generate
+  ensure_sqlx_cli
+  use_local_services
+  [ -n "${DATABASE_URL:-}" ] || die "prepare needs Postgres: set DATABASE_URL"
+  local dir="$WORK/prepare" url="${DATABASE_URL%%\?*}"
+  url="${url%/*}/kit_sqlx_prepare"
+  rm -rf "$dir"
+  render full "$dir" "$NAME"
+  cp "$ROOT/examples/full/Cargo.lock" "$dir/Cargo.lock"
+  DATABASE_URL=$url sqlx database drop -y -f >/dev/null
+  DATABASE_URL=$url sqlx database create
+  (cd "$dir" && DATABASE_URL=$url sqlx migrate run >/dev/null &&
+    DATABASE_URL=$url SQLX_OFFLINE=false cargo sqlx prepare -- --all-targets)
+  DATABASE_URL=$url sqlx database drop -y -f >/dev/null
+  rm -rf "$ROOT/template/.sqlx"
+  cp -r "$dir/.sqlx" "$ROOT/template/.sqlx"
+  echo "template/.sqlx refreshed ($(find "$ROOT/template/.sqlx" -name '*.json' | wc -l) queries); run scripts/kit.sh sync"
+}
+
+ensure_sqlx_cli() {
+  sqlx --version 2>/dev/null | grep -q "$SQLX_CLI_VERSION" && return
+  say "installing sqlx-cli $SQLX_CLI_VERSION (a couple of minutes, once)"
+  cargo install sqlx-cli --locked --version "$SQLX_CLI_VERSION" --no-default-features --features rustls,postgres
+}
+
+# On a scratch database: every migration up, all the way down, and up again (the down
+# scripts really reverse the up scripts), then `cargo sqlx prepare --check`: the committed
+# .sqlx/ matches the queries in the code.
+check_migrations_and_query_data() {
+  local v=$1
+  if [ -z "${DATABASE_URL:-}" ]; then
+    echo "WARNING: no DATABASE_URL: migrations and .sqlx/ not checked" >&2
+    return
+  fi
+  local url="${DATABASE_URL%%\?*}"
+  url="${url%/*}/kit_sqlx_${v}"
+  say "[$v] migrations up, down, up; cargo sqlx prepare --check"
+  DATABASE_URL=$url sqlx database drop -y -f >/dev/null
+  DATABASE_URL=$url sqlx database create
+  DATABASE_URL=$url sqlx migrate run >/dev/null
+  DATABASE_URL=$url sqlx migrate revert --target-version 0 >/dev/null
+  DATABASE_URL=$url sqlx migrate run >/dev/null
+  DATABASE_URL=$url SQLX_OFFLINE=false cargo sqlx prepare --check -- --all-targets
+  DATABASE_URL=$url sqlx database drop -y -f >/dev/null
 }
 
 cmd_test() {
@@ -259,6 +316,7 @@ cmd_test() {
   ensure_cargo_generate
   ensure_nextest
   ensure_cargo_audit
+  ensure_sqlx_cli
   cmd_check_sync
   cmd_hooks
   check_long_name_fmt
@@ -356,10 +414,13 @@ cmd_check_days() {
   ensure_nextest
   ensure_just
   use_local_services
+  # As a user's .env does: builds read .sqlx/, the services are for the tests at run time.
+  export SQLX_OFFLINE=true
   local v day cmd dir="$WORK/days"
   say "course references against every variant"
   for v in "${VARIANTS[@]}"; do
     python3 "$ROOT/scripts/check_days.py" refs "$ROOT/docs/src" "$ROOT/examples/$v"
+    python3 "$ROOT/scripts/check_days.py" tests "$ROOT/docs/src/security.md" "$ROOT/examples/$v"
   done
   rm -rf "$dir"
   render full "$dir"
@@ -382,6 +443,7 @@ case "${1:-}" in
   test) shift; cmd_test "$@" ;;
   sync) cmd_sync ;;
   check-sync) cmd_check_sync ;;
+  prepare) cmd_prepare ;;
   render-all)
     ensure_cargo_generate
     out=${2:-$WORK/fresh}

@@ -18,20 +18,41 @@ use axum::Router;
 use sqlx::PgPool;
 
 use crate::{
-    app::readiness::{Probe, Readiness},
+    app::{
+        audit::AuditLog,
+        auth::AuthService,
+        limits::AuthLimiter,
+        passwords::Passwords,
+        readiness::{Probe, Readiness},
+        sessions::SessionRepository,
+        tokens::Tokens,
+        users::{UserAdmin, UserRepository},
+    },
     config::Config,
-    infra::postgres::PostgresProbe,{% if redis %}
-    infra::redis::RedisProbe,{% endif %}
+    http::rate_limit::{self, ApiLimit},
+    infra::{
+        audit::PgSecurityEventStore, postgres::PostgresProbe, sessions::PgSessionRepository,
+        users::PgUserRepository,
+    },
 };
 
 /// Each readiness probe gets this long before its dependency counts as down.
 pub const READINESS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often expired tokens are deleted and idle rate-limiter entries forgotten.
+pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What handlers share: the application's services and the handles needed to shut down.
 #[derive(Clone)]
 pub struct AppState {
     pub readiness: Readiness,
     pub db: PgPool,
+    pub auth: AuthService,
+    pub users: UserAdmin,
+    pub audit: AuditLog,
+    /// The per-client-IP limit on the whole API.
+    pub api_limit: ApiLimit,
+    pub trusted_proxy_hops: usize,
 }
 
 impl AppState {
@@ -44,11 +65,73 @@ impl AppState {
             // Every dependency the service cannot serve requests without.
             Arc::new(PostgresProbe(db.clone())),
 {%- if redis %}
-            Arc::new(RedisProbe(infra::redis::connect(&config.redis).await?)),
+            Arc::new(infra::redis::RedisProbe(
+                infra::redis::connect(&config.redis).await?,
+            )),
 {%- endif %}
         ];
         let readiness = Readiness::new(probes, READINESS_PROBE_TIMEOUT);
-        Ok(Self { readiness, db })
+        Self::assemble(config, db, readiness).await
+    }
+
+    /// Builds the services on a pool and probes that already exist (tests pass their own),
+    /// and starts the background tasks: the audit writer and periodic maintenance.
+    pub async fn assemble(
+        config: &Config,
+        db: PgPool,
+        readiness: Readiness,
+    ) -> anyhow::Result<Self> {
+        let users: Arc<dyn UserRepository> = Arc::new(PgUserRepository(db.clone()));
+        let sessions: Arc<dyn SessionRepository> = Arc::new(PgSessionRepository(db.clone()));
+        let audit = AuditLog::start(
+            Arc::new(PgSecurityEventStore(db.clone())),
+            config.auth.login_failure_alert_per_minute,
+        );
+        let auth = AuthService {
+            users: users.clone(),
+            sessions: sessions.clone(),
+            passwords: Passwords::new(&config.auth).await?,
+            tokens: Tokens::new(&config.auth),
+            limiter: AuthLimiter::new(&config.limits),
+            audit: audit.clone(),
+        };
+        let state = Self {
+            readiness,
+            db,
+            users: UserAdmin {
+                users,
+                sessions,
+                audit: audit.clone(),
+            },
+            auth,
+            audit,
+            api_limit: rate_limit::config(&config.limits, config.http.trusted_proxy_hops),
+            trusted_proxy_hops: config.http.trusted_proxy_hops,
+        };
+        tokio::spawn(maintain(
+            state.auth.clone(),
+            state.api_limit.clone(),
+            MAINTENANCE_INTERVAL,
+        ));
+        Ok(state)
+    }
+}
+
+/// Keeps memory and tables bounded: forgets rate-limit entries that have recovered and
+/// deletes tokens past their expiry.
+async fn maintain(auth: AuthService, api_limit: ApiLimit, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        auth.limiter.retain_recent();
+        api_limit.limiter().retain_recent();
+        api_limit.limiter().shrink_to_fit();
+        match auth.sessions.purge_expired().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "deleted expired tokens"),
+            Err(err) => tracing::warn!(error = %err, "could not delete expired tokens"),
+        }
     }
 }
 

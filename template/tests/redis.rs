@@ -20,18 +20,18 @@ async fn readyz_answers_503_naming_redis_when_redis_is_unreachable() {
         ("REDIS_URL", "redis://127.0.0.1:1"),
         ("REDIS_TIMEOUT_MS", "300"),
     ]);
-    let state = AppState {
-        readiness: Readiness::new(
-            vec![
-                Arc::new(postgres::PostgresProbe(
-                    postgres::connect_lazy(&down.database).unwrap(),
-                )),
-                Arc::new(cache::RedisProbe(cache::connect_lazy(&down.redis).unwrap())),
-            ],
-            Duration::from_secs(2),
-        ),
-        db: up.db.clone(),
-    };
+    let readiness = Readiness::new(
+        vec![
+            Arc::new(postgres::PostgresProbe(
+                postgres::connect_lazy(&down.database).unwrap(),
+            )),
+            Arc::new(cache::RedisProbe(cache::connect_lazy(&down.redis).unwrap())),
+        ],
+        Duration::from_secs(2),
+    );
+    let state = AppState::assemble(&down, up.db.clone(), readiness)
+        .await
+        .unwrap();
     let server = TestServer::serve(app(state, &down.http), Duration::from_secs(1)).await;
 
     let response = server.get("/readyz").await;

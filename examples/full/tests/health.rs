@@ -54,13 +54,11 @@ async fn readyz_answers_503_naming_postgres_when_the_database_is_unreachable() {
         ("DATABASE_ACQUIRE_TIMEOUT_MS", "500"),
     ]);
     let db = postgres::connect_lazy(&config.database).unwrap();
-    let state = AppState {
-        readiness: Readiness::new(
-            vec![Arc::new(postgres::PostgresProbe(db.clone()))],
-            Duration::from_secs(2),
-        ),
-        db,
-    };
+    let readiness = Readiness::new(
+        vec![Arc::new(postgres::PostgresProbe(db.clone()))],
+        Duration::from_secs(2),
+    );
+    let state = AppState::assemble(&config, db, readiness).await.unwrap();
     let server = TestServer::serve(app(state, &config.http), Duration::from_secs(1)).await;
 
     let started = std::time::Instant::now();

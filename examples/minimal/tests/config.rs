@@ -16,8 +16,14 @@ const DB: (&str, &str) = (
     "postgres://app:s3cr3t-pw@db.internal:5432/app",
 );
 
+const JWT: (&str, &str) = ("JWT_SECRET", "a-jwt-secret-of-forty-bytes-0123456789ab");
+const PEPPERS: (&str, &str) = (
+    "PASSWORD_PEPPERS",
+    "1=old-pepper-0123456789,2=new-pepper-0123456789",
+);
+
 fn valid() -> Vec<(&'static str, &'static str)> {
-    vec![DB]
+    vec![DB, JWT, PEPPERS]
 }
 
 #[test]
@@ -37,6 +43,8 @@ fn defaults_apply_when_only_required_variables_are_set() {
 fn a_missing_required_variable_is_named() {
     let err = load(&[]).unwrap_err();
     assert!(err.contains("DATABASE_URL is required"), "{err}");
+    assert!(err.contains("JWT_SECRET is required"), "{err}");
+    assert!(err.contains("PASSWORD_PEPPERS is required"), "{err}");
 }
 
 #[test]
@@ -137,10 +145,48 @@ fn env_example_documents_exactly_the_variables_the_service_reads() {
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim()))
         .collect();
+    // Read at build time by the SQLx macros, not by the service.
+    documented.retain(|name| *name != "SQLX_OFFLINE");
     documented.sort_unstable();
     assert!(
         read.len() >= 10,
         "found the variables in src/config.rs: {read:?}"
     );
     assert_eq!(read, documented);
+}
+
+#[test]
+fn auth_defaults_are_safe_and_the_highest_pepper_is_current() {
+    let config = load(&valid()).unwrap();
+    assert_eq!(config.auth.access_ttl.as_secs(), 900);
+    assert_eq!(config.auth.hash_memory_kib, 19_456);
+    assert_eq!(config.auth.hash_iterations, 2);
+    assert_eq!(config.auth.peppers.current().0, 2);
+    assert!(config.auth.peppers.get(1).is_some());
+    assert_eq!(config.http.trusted_proxy_hops, 0);
+    // Debug output names the pepper ids but never the secrets.
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("0123456789"), "{debug}");
+    assert!(!debug.contains("forty-bytes"), "{debug}");
+}
+
+#[test]
+fn weak_or_malformed_auth_secrets_are_refused_without_echoing_them() {
+    let mut vars = valid();
+    vars.extend([
+        ("JWT_SECRET", "short-secret"),
+        ("PASSWORD_PEPPERS", "1=tiny,x=also-not-valid-0123456789"),
+        ("PASSWORD_HASH_MEMORY_KIB", "1"),
+    ]);
+    let err = load(&vars).unwrap_err();
+    assert!(
+        err.contains("JWT_SECRET must be at least 32 bytes"),
+        "{err}"
+    );
+    assert!(err.contains("PASSWORD_PEPPERS: entry 1"), "{err}");
+    assert!(err.contains("PASSWORD_PEPPERS: entry 2"), "{err}");
+    assert!(err.contains("PASSWORD_HASH_MEMORY_KIB"), "{err}");
+    for secret in ["short-secret", "tiny", "also-not-valid"] {
+        assert!(!err.contains(secret), "{secret} leaked: {err}");
+    }
 }

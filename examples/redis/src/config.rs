@@ -4,9 +4,9 @@
 //! fails, so one run tells the operator everything that is wrong, each line naming its
 //! variable. Secrets are held in [`SecretString`], whose `Debug` prints `[REDACTED]`.
 
-use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
+use std::{fmt, net::SocketAddr, num::NonZeroU32, str::FromStr, time::Duration};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tracing_subscriber::EnvFilter;
 
 /// The whole configuration of the service.
@@ -15,6 +15,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
+    pub auth: AuthConfig,
+    pub limits: RateLimitConfig,
     pub telemetry: TelemetryConfig,
 }
 
@@ -30,6 +32,9 @@ pub struct HttpConfig {
     pub cors_allowed_origins: Vec<String>,
     /// How long in-flight requests may run after a shutdown signal (`SHUTDOWN_DRAIN_TIMEOUT_MS`).
     pub drain_timeout: Duration,
+    /// How many reverse proxies in front of the service append to `X-Forwarded-For`; 0 means
+    /// the peer address is the client and the header is ignored (`TRUSTED_PROXY_HOPS`).
+    pub trusted_proxy_hops: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +59,81 @@ pub struct RedisConfig {
     pub url: SecretString,
     /// Upper bound for connecting and for one command (`REDIS_TIMEOUT_MS`).
     pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// HMAC key of access tokens, at least 32 bytes (`JWT_SECRET`).
+    pub jwt_secret: SecretString,
+    /// The `iss` claim written and required (`JWT_ISSUER`).
+    pub jwt_issuer: String,
+    /// The `aud` claim written and required (`JWT_AUDIENCE`).
+    pub jwt_audience: String,
+    /// Lifetime of an access token (`JWT_ACCESS_TTL_SECS`).
+    pub access_ttl: Duration,
+    /// Clock skew tolerated when checking `exp` (`JWT_LEEWAY_SECS`).
+    pub leeway: Duration,
+    /// Lifetime of a refresh token; each use replaces it (`REFRESH_TOKEN_TTL_SECS`).
+    pub refresh_ttl: Duration,
+    /// Server-side secrets mixed into every password hash (`PASSWORD_PEPPERS`).
+    pub peppers: Peppers,
+    /// Argon2id memory cost in KiB (`PASSWORD_HASH_MEMORY_KIB`).
+    pub hash_memory_kib: u32,
+    /// Argon2id iterations (`PASSWORD_HASH_ITERATIONS`).
+    pub hash_iterations: u32,
+    /// Argon2id lanes (`PASSWORD_HASH_PARALLELISM`).
+    pub hash_parallelism: u32,
+    /// Hashes computed at once, each on a blocking thread (`PASSWORD_HASH_CONCURRENCY`).
+    pub hash_concurrency: usize,
+    /// Hash requests allowed to wait for a slot; beyond that, 503 at once (`PASSWORD_HASH_QUEUE`).
+    pub hash_queue: usize,
+    /// Failed logins per minute that raise a `login_failure_spike` alert
+    /// (`AUDIT_LOGIN_FAILURE_ALERT_PER_MINUTE`).
+    pub login_failure_alert_per_minute: u32,
+}
+
+/// Versioned password peppers: the highest id hashes new passwords, the others still verify
+/// old hashes, which are re-hashed with the current pepper at the owner's next login.
+#[derive(Clone)]
+pub struct Peppers(Vec<(i16, SecretString)>);
+
+impl Peppers {
+    /// The pepper new hashes use.
+    pub fn current(&self) -> (i16, &[u8]) {
+        let (id, secret) = self.0.last().expect("at least one pepper is configured");
+        (*id, secret.expose_secret().as_bytes())
+    }
+
+    /// The pepper with this id, if it is still configured.
+    pub fn get(&self, id: i16) -> Option<&[u8]> {
+        self.0
+            .iter()
+            .find(|(candidate, _)| *candidate == id)
+            .map(|(_, secret)| secret.expose_secret().as_bytes())
+    }
+}
+
+impl fmt::Debug for Peppers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<i16> = self.0.iter().map(|(id, _)| *id).collect();
+        f.debug_struct("Peppers")
+            .field("ids", &ids)
+            .field("secrets", &"[REDACTED]")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    /// Requests per second one client IP may sustain on the whole API (`RATE_LIMIT_PER_SECOND`).
+    pub per_second: NonZeroU32,
+    /// Requests one client IP may send in a burst (`RATE_LIMIT_BURST`).
+    pub burst: NonZeroU32,
+    /// Attempts per minute on login, register and refresh, per client IP and per account
+    /// (`AUTH_RATE_LIMIT_PER_MINUTE`).
+    pub auth_per_minute: NonZeroU32,
+    /// Attempts in a burst on those routes (`AUTH_RATE_LIMIT_BURST`).
+    pub auth_burst: NonZeroU32,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +205,7 @@ impl Config {
                 body_limit_bytes: env.parse("HTTP_BODY_LIMIT_BYTES", "1048576"),
                 cors_allowed_origins: env.origins("CORS_ALLOWED_ORIGINS"),
                 drain_timeout: env.millis("SHUTDOWN_DRAIN_TIMEOUT_MS", 20_000),
+                trusted_proxy_hops: env.parse("TRUSTED_PROXY_HOPS", "0"),
             },
             database: DatabaseConfig {
                 url: env.postgres_url("DATABASE_URL"),
@@ -138,6 +219,29 @@ impl Config {
             redis: RedisConfig {
                 url: env.redis_url("REDIS_URL"),
                 timeout: env.millis("REDIS_TIMEOUT_MS", 2_000),
+            },
+            auth: AuthConfig {
+                jwt_secret: env.secret("JWT_SECRET", 32),
+                jwt_issuer: env.string("JWT_ISSUER", env!("CARGO_PKG_NAME")),
+                jwt_audience: env.string("JWT_AUDIENCE", env!("CARGO_PKG_NAME")),
+                access_ttl: env.seconds("JWT_ACCESS_TTL_SECS", 900),
+                leeway: Duration::from_secs(env.parse("JWT_LEEWAY_SECS", "30")),
+                refresh_ttl: env.seconds("REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600),
+                peppers: env.peppers("PASSWORD_PEPPERS"),
+                hash_memory_kib: env.parse("PASSWORD_HASH_MEMORY_KIB", "19456"),
+                hash_iterations: env.parse("PASSWORD_HASH_ITERATIONS", "2"),
+                hash_parallelism: env.parse("PASSWORD_HASH_PARALLELISM", "1"),
+                hash_concurrency: env
+                    .parse("PASSWORD_HASH_CONCURRENCY", &default_hash_concurrency()),
+                hash_queue: env.parse("PASSWORD_HASH_QUEUE", "32"),
+                login_failure_alert_per_minute: env
+                    .parse("AUDIT_LOGIN_FAILURE_ALERT_PER_MINUTE", "30"),
+            },
+            limits: RateLimitConfig {
+                per_second: env.parse("RATE_LIMIT_PER_SECOND", "50"),
+                burst: env.parse("RATE_LIMIT_BURST", "100"),
+                auth_per_minute: env.parse("AUTH_RATE_LIMIT_PER_MINUTE", "10"),
+                auth_burst: env.parse("AUTH_RATE_LIMIT_BURST", "5"),
             },
             telemetry: TelemetryConfig {
                 log_format: env.parse("LOG_FORMAT", "pretty"),
@@ -154,12 +258,36 @@ impl Config {
             env.problems
                 .push("DATABASE_MAX_CONNECTIONS must be at least 1".into());
         }
+        let auth = &config.auth;
+        if argon2::Params::new(
+            auth.hash_memory_kib,
+            auth.hash_iterations,
+            auth.hash_parallelism,
+            None,
+        )
+        .is_err()
+        {
+            env.problems.push(
+                "PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS and PASSWORD_HASH_PARALLELISM are not valid Argon2 parameters (memory >= 8 x parallelism KiB, iterations >= 1)".into(),
+            );
+        }
+        if auth.hash_concurrency == 0 {
+            env.problems
+                .push("PASSWORD_HASH_CONCURRENCY must be at least 1".into());
+        }
         if env.problems.is_empty() {
             Ok(config)
         } else {
             Err(ConfigError(env.problems))
         }
     }
+}
+
+/// One hash per core by default: hashing is CPU-bound, so more at once only adds latency.
+fn default_hash_concurrency() -> String {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .to_string()
 }
 
 /// Reads variables and records what is wrong instead of stopping at the first problem.
@@ -204,6 +332,59 @@ impl Reader<'_> {
                 .push(format!("{name} must be greater than 0 milliseconds"));
         }
         Duration::from_millis(ms)
+    }
+
+    fn seconds(&mut self, name: &str, default: u64) -> Duration {
+        let secs: u64 = self.parse(name, &default.to_string());
+        if secs == 0 && !self.problems.iter().any(|p| p.starts_with(name)) {
+            self.problems
+                .push(format!("{name} must be greater than 0 seconds"));
+        }
+        Duration::from_secs(secs)
+    }
+
+    /// A required secret of at least `min_len` bytes; its value is never echoed.
+    fn secret(&mut self, name: &str, min_len: usize) -> SecretString {
+        let example = "the output of `openssl rand -base64 48`";
+        let Some(value) = self.required(name, example) else {
+            return SecretString::from(String::new());
+        };
+        if value.len() < min_len {
+            self.problems.push(format!(
+                "{name} must be at least {min_len} bytes long (value hidden), e.g. {example}"
+            ));
+        }
+        SecretString::from(value)
+    }
+
+    /// `id=secret` pairs separated by commas, e.g. `1=old-secret,2=new-secret`.
+    fn peppers(&mut self, name: &str) -> Peppers {
+        let mut peppers = Vec::new();
+        let Some(raw) = self.required(name, "1=<the output of `openssl rand -base64 32`>") else {
+            return Peppers(vec![(1, SecretString::from(String::new()))]);
+        };
+        for (index, entry) in raw.split(',').map(str::trim).enumerate() {
+            let parsed = entry
+                .split_once('=')
+                .and_then(|(id, secret)| Some((id.trim().parse::<i16>().ok()?, secret.trim())))
+                .filter(|(id, secret)| *id > 0 && secret.len() >= 16);
+            match parsed {
+                Some((id, secret)) => peppers.push((id, SecretString::from(secret.to_owned()))),
+                None => self.problems.push(format!(
+                    "{name}: entry {} is not `id=secret` with a positive id and a secret of at least 16 bytes (value hidden)",
+                    index + 1
+                )),
+            }
+        }
+        peppers.sort_by_key(|(id, _)| *id);
+        if peppers.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+            self.problems
+                .push(format!("{name}: each pepper id may appear only once"));
+        }
+        if peppers.is_empty() {
+            peppers.push((1, SecretString::from(String::new())));
+        }
+        Peppers(peppers)
     }
 
     fn required(&mut self, name: &str, example: &str) -> Option<String> {

@@ -83,6 +83,7 @@ async fn sigterm_stops_the_binary_cleanly() {
     let env = TestEnv::new().await;
     let mut child = Command::new(env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME"))))
         .env_clear()
+        .envs(common::TEST_DEFAULTS.iter().copied())
         .env("DATABASE_URL", &env.db.url)
         .env("REDIS_URL", &env.redis.url)
         .env("APP_ADDR", "127.0.0.1:0")

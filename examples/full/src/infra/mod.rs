@@ -1,4 +1,7 @@
 //! Adapters to the outside world: they implement the traits that `app` defines.
 
+pub mod audit;
 pub mod postgres;
 pub mod redis;
+pub mod sessions;
+pub mod users;

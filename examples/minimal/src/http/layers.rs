@@ -3,7 +3,7 @@
 //! 1. request id (validated or generated, echoed, available to error bodies)
 //! 2. request metrics: duration histogram and requests in flight (`super::metrics`)
 //! 3. a tracing span per request: method, matched route, request id, status, latency
-//! 4. CORS from the configured allow-list
+//! 4. CORS from the configured allow-list, and `X-Content-Type-Options: nosniff`
 //! 5. gzip compression of responses
 //! 6. panics become a 500 problem body instead of a dropped connection
 //! 7. bare error responses (from layers and extractors) become problem bodies
@@ -28,6 +28,7 @@ use tower_http::{
     compression::CompressionLayer,
     cors::{AllowOrigin, CorsLayer},
     limit::RequestBodyLimitLayer,
+    set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
@@ -62,6 +63,11 @@ pub fn apply(router: Router, config: &HttpConfig) -> Router {
                         .on_failure(()),
                 )
                 .layer(cors(&config.cors_allowed_origins))
+                // Browsers must take our JSON as JSON, never sniff it into HTML or script.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
                 .layer(CompressionLayer::new())
                 .layer(CatchPanicLayer::custom(panic_response)),
         )

@@ -10,7 +10,7 @@ use sqlx::{
     postgres::PgPoolOptions,
 };
 
-use crate::{app::readiness::Probe, config::DatabaseConfig};
+use crate::{app::readiness::Probe, config::DatabaseConfig, error::AppError};
 
 /// The migrations in `migrations/`, embedded in the binary at compile time.
 pub static MIGRATOR: Migrator = sqlx::migrate!();
@@ -107,5 +107,21 @@ impl Probe for PostgresProbe {
             .await
             .map(drop)
             .map_err(|err| err.to_string())
+    }
+}
+
+/// The one place a unique violation becomes a 409: `constraint` names the unique index or
+/// constraint, `message` says what clashed. Other errors convert as usual.
+pub fn conflict_on(
+    constraint: &'static str,
+    message: &'static str,
+) -> impl FnOnce(sqlx::Error) -> AppError {
+    move |err| match &err {
+        sqlx::Error::Database(db)
+            if db.is_unique_violation() && db.constraint() == Some(constraint) =>
+        {
+            AppError::Conflict(message.into())
+        }
+        _ => err.into(),
     }
 }

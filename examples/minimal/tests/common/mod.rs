@@ -22,6 +22,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 use task_svc::config::Config;
 use task_svc::config::HttpConfig;
+use task_svc::domain::user::Role;
 use task_svc::{AppState, app, server};
 
 /// A setting from the environment, else from the service's `.env`, which is read but not
@@ -120,10 +121,25 @@ pub fn with_database(url: &str, name: &str) -> String {
     }
 }
 
+/// Settings every test configuration starts from; `vars` given to [`config_from`] win.
+/// Hashing is real Argon2id with lighter costs, and the limits are out of the way except in
+/// the tests that are about them.
+pub const TEST_DEFAULTS: &[(&str, &str)] = &[
+    ("JWT_SECRET", "test-secret-test-secret-test-secret-0123"),
+    ("PASSWORD_PEPPERS", "1=test-pepper-number-one"),
+    ("PASSWORD_HASH_MEMORY_KIB", "8192"),
+    ("PASSWORD_HASH_ITERATIONS", "1"),
+    ("RATE_LIMIT_PER_SECOND", "10000"),
+    ("RATE_LIMIT_BURST", "10000"),
+    ("AUTH_RATE_LIMIT_PER_MINUTE", "10000"),
+    ("AUTH_RATE_LIMIT_BURST", "10000"),
+];
+
 /// Configuration as the service would read it, from a map instead of the environment.
 pub fn config_from(vars: &[(&str, &str)]) -> Config {
-    let vars: HashMap<String, String> = vars
+    let vars: HashMap<String, String> = TEST_DEFAULTS
         .iter()
+        .chain(vars)
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
@@ -161,6 +177,16 @@ impl TestEnv {
         vars.extend_from_slice(extra);
         config_from(&vars)
     }
+}
+
+/// The password test accounts use.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The tokens of a signed-in test user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
 }
 
 /// The real application served over real HTTP on an ephemeral port.
@@ -227,6 +253,94 @@ impl TestServer {
             .send()
             .await
             .expect("request completes")
+    }
+
+    /// POSTs `body` as JSON, with a bearer token when given.
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request completes")
+    }
+
+    /// Sends `method path` with a bearer token and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request completes")
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post(
+            "/auth/register",
+            None,
+            serde_json::json!({ "email": email, "display_name": "Test User", "password": password }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post(
+            "/auth/login",
+            None,
+            serde_json::json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// Registers `email` with [`PASSWORD`] and logs in.
+    pub async fn signed_in(&self, email: &str) -> Session {
+        let registered = self.register(email, PASSWORD).await;
+        assert_eq!(registered.status(), 201, "register {email}");
+        self.log_in(email).await
+    }
+
+    /// Logs in with [`PASSWORD`], which must succeed.
+    pub async fn log_in(&self, email: &str) -> Session {
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), 200, "login {email}");
+        let body: serde_json::Value = response.json().await.expect("session JSON");
+        Session {
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
+        }
+    }
+
+    /// Registers `email` and makes it an admin, as `grant-admin` would, then logs in.
+    pub async fn admin(&self, email: &str) -> Session {
+        let registered = self.register(email, PASSWORD).await;
+        assert_eq!(registered.status(), 201, "register {email}");
+        self.state()
+            .auth
+            .users
+            .set_role_by_email(email, Role::Admin)
+            .await
+            .expect("role change")
+            .expect("the account exists");
+        self.log_in(email).await
     }
 
     /// Sends the shutdown signal and waits for the server to return.

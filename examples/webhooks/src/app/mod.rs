@@ -1,4 +1,12 @@
 //! Use cases. Each service here works on `domain` types and reaches the outside world only
 //! through traits that `infra` implements, so it can be tested without a network.
 
+pub mod access;
+pub mod audit;
+pub mod auth;
+pub mod limits;
+pub mod passwords;
 pub mod readiness;
+pub mod sessions;
+pub mod tokens;
+pub mod users;

@@ -4,14 +4,21 @@
 //! from the handler's `#[utoipa::path]` annotation: a route cannot exist without being
 //! documented (`tests/openapi.rs` also fails on any plain `.route(` call).
 
+pub mod auth;
 pub mod docs;
+pub mod extract;
 pub mod health;
 pub mod layers;
 pub mod metrics;
+pub mod rate_limit;
 pub mod request_id;
+pub mod users;
 
 use axum::{Extension, Router};
-use utoipa::OpenApi;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{AppState, config::HttpConfig, error::Problem};
@@ -20,16 +27,48 @@ use crate::{AppState, config::HttpConfig, error::Problem};
 #[openapi(
     info(description = "A task service built on Axum and SQLx"),
     components(schemas(Problem)),
+    modifiers(&BearerAuth),
     tags(
+        (name = "auth", description = "Accounts and sessions"),
+        (name = "users", description = "Account management (admins)"),
         (name = "health", description = "Liveness and readiness probes"),
         (name = "docs", description = "This API's documentation"),
     )
 )]
 struct ApiDoc;
 
+/// Declares the `bearer` scheme that protected routes name in `security(...)`.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token from `POST /auth/login` or `POST /auth/refresh`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
 /// Every route with its documentation, before state and middleware are attached.
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
+        .routes(routes!(auth::me))
+        .routes(routes!(users::list_users))
+        .routes(routes!(users::update_user, users::delete_user))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(docs::openapi_json))
@@ -48,9 +87,11 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
     let doc = doc
         .to_json()
         .expect("the OpenAPI document serializes to JSON");
+    let api_limit = rate_limit::layer(&state.api_limit);
     let routes = routes
         .fallback(layers::not_found)
         .layer(Extension(docs::OpenApiJson(doc.into())))
-        .with_state(state);
+        .with_state(state)
+        .layer(api_limit);
     layers::apply(routes, config)
 }

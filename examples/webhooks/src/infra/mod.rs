@@ -1,3 +1,6 @@
 //! Adapters to the outside world: they implement the traits that `app` defines.
 
+pub mod audit;
 pub mod postgres;
+pub mod sessions;
+pub mod users;

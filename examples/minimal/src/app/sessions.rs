@@ -1,0 +1,60 @@
+//! What the auth service needs from session storage: refresh-token families and the
+//! access-token deny list. `infra::sessions` implements it in Postgres.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// A refresh token to store: only the hash of its value.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub user_id: Uuid,
+    pub hash: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What presenting a refresh token led to. Decided atomically, under a row lock, so two
+/// concurrent uses of one token cannot both succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was live: it is now used, and `next` (same family) is stored.
+    Rotated { user_id: Uuid, family_id: Uuid },
+    /// The token had been used before: someone replayed it. The whole family is revoked.
+    Reused { user_id: Uuid, family_id: Uuid },
+    /// Revoked (logout, or an earlier reuse), or expired.
+    Dead,
+    /// No such token.
+    Unknown,
+}
+
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    async fn insert_refresh(&self, token: NewRefreshToken) -> Result<(), AppError>;
+
+    /// Marks the token with hash `presented` used and stores `next` in its family; see
+    /// [`Rotation`] for the other outcomes. `next.family_id` and `next.user_id` are ignored:
+    /// the successor inherits them from the presented token.
+    async fn rotate_refresh(
+        &self,
+        presented: &[u8],
+        next: NewRefreshToken,
+    ) -> Result<Rotation, AppError>;
+
+    /// Revokes the family of the token with hash `presented`, if `user_id` owns it.
+    async fn revoke_family_of(&self, user_id: Uuid, presented: &[u8]) -> Result<(), AppError>;
+
+    async fn revoke_family(&self, family_id: Uuid) -> Result<(), AppError>;
+
+    /// Revokes every refresh token of the user.
+    async fn revoke_all(&self, user_id: Uuid) -> Result<(), AppError>;
+
+    /// Puts an access token on the deny list until it would have expired anyway.
+    async fn deny_access(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<(), AppError>;
+
+    /// Deletes deny-list entries and refresh tokens past their expiry; returns how many.
+    async fn purge_expired(&self) -> Result<u64, AppError>;
+}

@@ -1,0 +1,146 @@
+//! Accounts: the storage port, and the admin use cases (list, change role or status, delete).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{
+    audit::{AuditLog, SecurityEvent},
+    passwords::StoredHash,
+    sessions::SessionRepository,
+};
+use crate::{
+    domain::user::{Caller, Role, User},
+    error::AppError,
+};
+
+/// A user to create; the email is stored as given and unique regardless of case.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub password: StoredHash,
+    pub role: Role,
+}
+
+/// What login needs: the account and its stored hash.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password: StoredHash,
+    pub session_epoch: i32,
+}
+
+/// What authenticating a request needs, read fresh from the database on every request, so a
+/// role change, a disabled account or a logout takes effect at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessState {
+    pub role: Role,
+    pub disabled: bool,
+    pub session_epoch: i32,
+    /// The token's `jti` is on the deny list.
+    pub token_revoked: bool,
+}
+
+/// A change an admin makes to an account; `None` leaves the field alone.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Fails with 409 when the email is taken.
+    async fn create(&self, user: NewUser) -> Result<User, AppError>;
+    async fn credentials(&self, email_key: &str) -> Result<Option<Credentials>, AppError>;
+    async fn access_state(&self, id: Uuid, jti: Uuid) -> Result<Option<AccessState>, AppError>;
+    async fn session_epoch(&self, id: Uuid) -> Result<Option<(i32, bool)>, AppError>;
+    async fn by_id(&self, id: Uuid) -> Result<Option<User>, AppError>;
+    async fn set_password(&self, id: Uuid, hash: StoredHash) -> Result<(), AppError>;
+    /// Voids every access token issued before now.
+    async fn bump_session_epoch(&self, id: Uuid) -> Result<(), AppError>;
+    /// A page in creation order, and the total count.
+    async fn list(&self, limit: i64, offset: i64) -> Result<(Vec<User>, i64), AppError>;
+    async fn update(&self, id: Uuid, change: &UserChange) -> Result<Option<User>, AppError>;
+    async fn delete(&self, id: Uuid) -> Result<bool, AppError>;
+    async fn set_role_by_email(
+        &self,
+        email_key: &str,
+        role: Role,
+    ) -> Result<Option<User>, AppError>;
+}
+
+/// Admin-only account management. The role check happens at the edge (the handlers take
+/// `Authorized<Admin>`); the rules here protect admins from locking themselves out.
+#[derive(Clone)]
+pub struct UserAdmin {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub audit: AuditLog,
+}
+
+impl UserAdmin {
+    pub async fn list(&self, limit: i64, offset: i64) -> Result<(Vec<User>, i64), AppError> {
+        self.users.list(limit, offset).await
+    }
+
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        change: UserChange,
+    ) -> Result<User, AppError> {
+        if id == caller.id && (change.role.is_some() || change.disabled == Some(true)) {
+            return Err(AppError::Conflict(
+                "admins cannot change their own role or disable themselves".into(),
+            ));
+        }
+        let before = self
+            .users
+            .by_id(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("no such user".into()))?;
+        let after = self
+            .users
+            .update(id, &change)
+            .await?
+            .ok_or_else(|| AppError::NotFound("no such user".into()))?;
+        if after.disabled && !before.disabled {
+            // A disabled account keeps no session: refresh tokens die now, access tokens
+            // fail their next check (the extractor reads `disabled` on every request).
+            self.sessions.revoke_all(id).await?;
+            self.users.bump_session_epoch(id).await?;
+        }
+        if before.role != after.role || before.disabled != after.disabled {
+            self.audit
+                .record(
+                    SecurityEvent::new("user_changed")
+                        .user(id)
+                        .detail(serde_json::json!({
+                            "by": caller.id,
+                            "role": { "from": before.role, "to": after.role },
+                            "disabled": { "from": before.disabled, "to": after.disabled },
+                        })),
+                );
+        }
+        Ok(after)
+    }
+
+    pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), AppError> {
+        if id == caller.id {
+            return Err(AppError::Conflict("admins cannot delete themselves".into()));
+        }
+        if !self.users.delete(id).await? {
+            return Err(AppError::NotFound("no such user".into()));
+        }
+        self.audit.record(
+            SecurityEvent::new("user_deleted")
+                .user(id)
+                .detail(serde_json::json!({ "by": caller.id })),
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,245 @@
+//! [`UserRepository`] in Postgres. Queries are checked against the schema at compile time
+//! (`sqlx::query!`; offline data in `.sqlx/`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::postgres::conflict_on;
+use crate::{
+    app::{
+        passwords::StoredHash,
+        users::{AccessState, Credentials, NewUser, UserChange, UserRepository},
+    },
+    domain::user::{Role, User},
+    error::AppError,
+};
+
+pub struct PgUserRepository(pub PgPool);
+
+/// A `users` row without secrets, as the queries below select it.
+struct UserRow {
+    id: Uuid,
+    email: String,
+    display_name: String,
+    role: String,
+    disabled: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = AppError;
+
+    fn try_from(row: UserRow) -> Result<Self, AppError> {
+        Ok(Self {
+            id: row.id,
+            email: row.email,
+            display_name: row.display_name,
+            role: parse_role(&row.role)?,
+            disabled: row.disabled,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// The column has a CHECK constraint, so a failure here means the schema and code disagree.
+fn parse_role(role: &str) -> Result<Role, AppError> {
+    role.parse()
+        .map_err(|err: String| AppError::Internal(anyhow::anyhow!(err)))
+}
+
+#[async_trait]
+impl UserRepository for PgUserRepository {
+    async fn create(&self, user: NewUser) -> Result<User, AppError> {
+        sqlx::query_as!(
+            UserRow,
+            r#"INSERT INTO users (id, email, display_name, password_hash, pepper_id, role)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               RETURNING id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
+                         created_at, updated_at"#,
+            user.id,
+            user.email,
+            user.display_name,
+            user.password.phc,
+            user.password.pepper_id,
+            user.role.as_str(),
+        )
+        .fetch_one(&self.0)
+        .await
+        .map_err(conflict_on(
+            "users_email_key",
+            "an account with this email already exists",
+        ))?
+        .try_into()
+    }
+
+    async fn credentials(&self, email_key: &str) -> Result<Option<Credentials>, AppError> {
+        let Some(row) = sqlx::query!(
+            r#"SELECT id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
+                      created_at, updated_at, password_hash, pepper_id, session_epoch
+               FROM users WHERE lower(email) = $1"#,
+            email_key,
+        )
+        .fetch_optional(&self.0)
+        .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Credentials {
+            user: User {
+                id: row.id,
+                email: row.email,
+                display_name: row.display_name,
+                role: parse_role(&row.role)?,
+                disabled: row.disabled,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            },
+            password: StoredHash {
+                phc: row.password_hash,
+                pepper_id: row.pepper_id,
+            },
+            session_epoch: row.session_epoch,
+        }))
+    }
+
+    async fn access_state(&self, id: Uuid, jti: Uuid) -> Result<Option<AccessState>, AppError> {
+        let row = sqlx::query!(
+            r#"SELECT role, disabled_at IS NOT NULL AS "disabled!", session_epoch,
+                      EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $2) AS "revoked!"
+               FROM users WHERE id = $1"#,
+            id,
+            jti,
+        )
+        .fetch_optional(&self.0)
+        .await?;
+        row.map(|row| {
+            Ok(AccessState {
+                role: parse_role(&row.role)?,
+                disabled: row.disabled,
+                session_epoch: row.session_epoch,
+                token_revoked: row.revoked,
+            })
+        })
+        .transpose()
+    }
+
+    async fn session_epoch(&self, id: Uuid) -> Result<Option<(i32, bool)>, AppError> {
+        let row = sqlx::query!(
+            r#"SELECT session_epoch, disabled_at IS NOT NULL AS "disabled!" FROM users WHERE id = $1"#,
+            id,
+        )
+        .fetch_optional(&self.0)
+        .await?;
+        Ok(row.map(|row| (row.session_epoch, row.disabled)))
+    }
+
+    async fn by_id(&self, id: Uuid) -> Result<Option<User>, AppError> {
+        sqlx::query_as!(
+            UserRow,
+            r#"SELECT id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
+                      created_at, updated_at
+               FROM users WHERE id = $1"#,
+            id,
+        )
+        .fetch_optional(&self.0)
+        .await?
+        .map(User::try_from)
+        .transpose()
+    }
+
+    async fn set_password(&self, id: Uuid, hash: StoredHash) -> Result<(), AppError> {
+        sqlx::query!(
+            "UPDATE users SET password_hash = $2, pepper_id = $3 WHERE id = $1",
+            id,
+            hash.phc,
+            hash.pepper_id,
+        )
+        .execute(&self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn bump_session_epoch(&self, id: Uuid) -> Result<(), AppError> {
+        sqlx::query!(
+            "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1",
+            id
+        )
+        .execute(&self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn list(&self, limit: i64, offset: i64) -> Result<(Vec<User>, i64), AppError> {
+        let rows = sqlx::query_as!(
+            UserRow,
+            r#"SELECT id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
+                      created_at, updated_at
+               FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2"#,
+            limit,
+            offset,
+        )
+        .fetch_all(&self.0)
+        .await?;
+        let total = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM users"#)
+            .fetch_one(&self.0)
+            .await?;
+        let users = rows
+            .into_iter()
+            .map(User::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((users, total))
+    }
+
+    async fn update(&self, id: Uuid, change: &UserChange) -> Result<Option<User>, AppError> {
+        sqlx::query_as!(
+            UserRow,
+            r#"UPDATE users SET
+                   role = COALESCE($2, role),
+                   disabled_at = CASE
+                       WHEN $3::boolean IS NULL THEN disabled_at
+                       WHEN $3 THEN COALESCE(disabled_at, now())
+                       ELSE NULL
+                   END
+               WHERE id = $1
+               RETURNING id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
+                         created_at, updated_at"#,
+            id,
+            change.role.map(Role::as_str),
+            change.disabled,
+        )
+        .fetch_optional(&self.0)
+        .await?
+        .map(User::try_from)
+        .transpose()
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
+        let done = sqlx::query!("DELETE FROM users WHERE id = $1", id)
+            .execute(&self.0)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_role_by_email(
+        &self,
+        email_key: &str,
+        role: Role,
+    ) -> Result<Option<User>, AppError> {
+        sqlx::query_as!(
+            UserRow,
+            r#"UPDATE users SET role = $2 WHERE lower(email) = $1
+               RETURNING id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
+                         created_at, updated_at"#,
+            email_key,
+            role.as_str(),
+        )
+        .fetch_optional(&self.0)
+        .await?
+        .map(User::try_from)
+        .transpose()
+    }
+}

@@ -1,0 +1,275 @@
+//! Accounts and sessions: register, log in, refresh, log out, and authenticate a request.
+//!
+//! Sessions are a short-lived access token (a JWT checked on every request) plus a refresh
+//! token. Each refresh replaces the refresh token; the replaced one is remembered, and if it
+//! is ever presented again (a stolen token being replayed, or the real client after the thief
+//! used it first) the whole family of tokens descended from that login is revoked.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::{
+    audit::{AuditLog, Origin, SecurityEvent},
+    limits::AuthLimiter,
+    passwords::{Passwords, Verified},
+    sessions::{NewRefreshToken, Rotation, SessionRepository},
+    tokens::{RefreshSecret, Tokens, hash_refresh},
+    users::{NewUser, UserRepository},
+};
+use crate::{
+    domain::user::{Caller, Role, User, email_key},
+    error::AppError,
+};
+
+/// What a client gets from login and refresh.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access_token: String,
+    pub access_expires_in: i64,
+    pub refresh_token: String,
+    pub refresh_expires_in: i64,
+}
+
+pub struct Registration {
+    pub email: String,
+    pub display_name: String,
+    pub password: SecretString,
+}
+
+const BAD_CREDENTIALS: &str = "the email or the password is wrong";
+
+#[derive(Clone)]
+pub struct AuthService {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub passwords: Passwords,
+    pub tokens: Tokens,
+    pub limiter: AuthLimiter,
+    pub audit: AuditLog,
+}
+
+impl AuthService {
+    pub async fn register(&self, origin: &Origin, form: Registration) -> Result<User, AppError> {
+        let email = form.email.trim().to_owned();
+        self.limit(origin, Some(&email_key(&email)), "register")?;
+        let password = self.passwords.hash(form.password).await?;
+        let user = self
+            .users
+            .create(NewUser {
+                id: Uuid::now_v7(),
+                email,
+                display_name: form.display_name.trim().to_owned(),
+                password,
+                role: Role::User,
+            })
+            .await?;
+        self.audit.record(
+            SecurityEvent::new("user_registered")
+                .user(user.id)
+                .origin(origin),
+        );
+        Ok(user)
+    }
+
+    /// Unknown emails, wrong passwords and disabled accounts get the same answer after the
+    /// same amount of work (a hash verification), so the response does not tell which.
+    pub async fn login(
+        &self,
+        origin: &Origin,
+        email: &str,
+        password: SecretString,
+    ) -> Result<Session, AppError> {
+        let key = email_key(email);
+        self.limit(origin, Some(&key), "login")?;
+        let credentials = self.users.credentials(&key).await?;
+        let stored = credentials.as_ref().map(|c| c.password.clone());
+        let verified = self.passwords.verify(password.clone(), stored).await?;
+        let failure = |reason: &str, user: Option<Uuid>| {
+            let mut event = SecurityEvent::new("login_failed")
+                .email(&key)
+                .origin(origin)
+                .detail(serde_json::json!({ "reason": reason }));
+            event.user_id = user;
+            self.audit.record(event);
+            AppError::Unauthorized(BAD_CREDENTIALS.into())
+        };
+        let credentials = match (credentials, verified) {
+            (None, _) => return Err(failure("unknown_email", None)),
+            (Some(c), Verified::No) => return Err(failure("wrong_password", Some(c.user.id))),
+            (Some(c), _) if c.user.disabled => return Err(failure("disabled", Some(c.user.id))),
+            (Some(c), _) => c,
+        };
+        let user_id = credentials.user.id;
+        if verified == Verified::YesButRehash {
+            // The pepper or the parameters changed since this hash was made: upgrade it now,
+            // while we hold the password. A failure here must not fail the login.
+            match self.passwords.hash(password).await {
+                Ok(fresh) => {
+                    if let Err(err) = self.users.set_password(user_id, fresh).await {
+                        tracing::warn!(error = %err, "could not store the re-hashed password");
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "could not re-hash the password"),
+            }
+        }
+        let session = self
+            .start_session(user_id, Uuid::now_v7(), credentials.session_epoch)
+            .await?;
+        self.audit.record(
+            SecurityEvent::new("login_succeeded")
+                .user(user_id)
+                .origin(origin),
+        );
+        Ok(session)
+    }
+
+    pub async fn refresh(&self, origin: &Origin, refresh_token: &str) -> Result<Session, AppError> {
+        self.limit(origin, None, "refresh")?;
+        let presented = hash_refresh(refresh_token);
+        let next = RefreshSecret::generate()?;
+        let stored_next = NewRefreshToken {
+            id: Uuid::now_v7(),
+            family_id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            hash: next.hash,
+            expires_at: self.tokens.refresh_expiry(),
+        };
+        match self
+            .sessions
+            .rotate_refresh(&presented, stored_next)
+            .await?
+        {
+            Rotation::Rotated { user_id, family_id } => {
+                let Some((epoch, false)) = self.users.session_epoch(user_id).await? else {
+                    self.sessions.revoke_family(family_id).await?;
+                    return Err(AppError::Unauthorized("the account is disabled".into()));
+                };
+                let access = self.tokens.issue_access(user_id, epoch)?;
+                Ok(Session {
+                    access_token: access.token,
+                    access_expires_in: self.tokens.access_ttl_secs(),
+                    refresh_token: next.value,
+                    refresh_expires_in: (self.tokens.refresh_expiry() - chrono::Utc::now())
+                        .num_seconds(),
+                })
+            }
+            Rotation::Reused { user_id, family_id } => {
+                tracing::warn!(%user_id, %family_id, "a used refresh token was presented again: family revoked");
+                self.audit.record(
+                    SecurityEvent::new("refresh_token_reused")
+                        .user(user_id)
+                        .origin(origin)
+                        .detail(serde_json::json!({ "family_id": family_id })),
+                );
+                Err(AppError::Unauthorized(
+                    "the refresh token was already used: this login's sessions are revoked, log in again".into(),
+                ))
+            }
+            Rotation::Dead | Rotation::Unknown => Err(AppError::Unauthorized(
+                "the refresh token is not valid".into(),
+            )),
+        }
+    }
+
+    /// Revokes the caller's access token and, when given, the refresh token's family.
+    pub async fn logout(
+        &self,
+        origin: &Origin,
+        caller: &Caller,
+        refresh_token: Option<&str>,
+    ) -> Result<(), AppError> {
+        self.sessions
+            .deny_access(caller.token_id, caller.token_expires_at)
+            .await?;
+        if let Some(token) = refresh_token {
+            self.sessions
+                .revoke_family_of(caller.id, &hash_refresh(token))
+                .await?;
+        }
+        self.audit
+            .record(SecurityEvent::new("logout").user(caller.id).origin(origin));
+        Ok(())
+    }
+
+    /// Ends every session of the caller: all refresh tokens, and all access tokens issued so
+    /// far (through the session epoch they carry).
+    pub async fn logout_everywhere(
+        &self,
+        origin: &Origin,
+        caller: &Caller,
+    ) -> Result<(), AppError> {
+        self.users.bump_session_epoch(caller.id).await?;
+        self.sessions.revoke_all(caller.id).await?;
+        self.audit.record(
+            SecurityEvent::new("logout_everywhere")
+                .user(caller.id)
+                .origin(origin),
+        );
+        Ok(())
+    }
+
+    /// Turns a bearer token into the caller, or 401. One query checks that the account still
+    /// exists and is enabled, the token's epoch is current and its id is not revoked.
+    pub async fn authenticate(&self, token: &str) -> Result<Caller, AppError> {
+        let claims = self.tokens.validate_access(token)?;
+        let state = self
+            .users
+            .access_state(claims.sub, claims.jti)
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
+        if state.disabled {
+            return Err(AppError::Unauthorized("the account is disabled".into()));
+        }
+        if state.token_revoked || state.session_epoch != claims.sep {
+            return Err(AppError::Unauthorized(
+                "the access token has been revoked".into(),
+            ));
+        }
+        Ok(Caller {
+            id: claims.sub,
+            role: state.role,
+            token_id: claims.jti,
+            token_expires_at: claims.expires_at(),
+        })
+    }
+
+    async fn start_session(
+        &self,
+        user_id: Uuid,
+        family_id: Uuid,
+        epoch: i32,
+    ) -> Result<Session, AppError> {
+        let access = self.tokens.issue_access(user_id, epoch)?;
+        let refresh = RefreshSecret::generate()?;
+        let expires_at = self.tokens.refresh_expiry();
+        self.sessions
+            .insert_refresh(NewRefreshToken {
+                id: Uuid::now_v7(),
+                family_id,
+                user_id,
+                hash: refresh.hash,
+                expires_at,
+            })
+            .await?;
+        Ok(Session {
+            access_token: access.token,
+            access_expires_in: self.tokens.access_ttl_secs(),
+            refresh_token: refresh.value,
+            refresh_expires_in: (expires_at - chrono::Utc::now()).num_seconds(),
+        })
+    }
+
+    fn limit(&self, origin: &Origin, account: Option<&str>, action: &str) -> Result<(), AppError> {
+        self.limiter
+            .check(origin.client_ip, account)
+            .inspect_err(|_| {
+                let mut event = SecurityEvent::new("rate_limited")
+                    .origin(origin)
+                    .detail(serde_json::json!({ "action": action }));
+                event.email = account.map(str::to_owned);
+                self.audit.record(event);
+            })
+    }
+}

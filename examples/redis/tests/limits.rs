@@ -1,0 +1,152 @@
+//! Rate limits and overload: 429 with `Retry-After` and the problem body; the proxy header
+//! trusted only when configured; password hashing saturated without starving health checks.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{PASSWORD, TestEnv, TestServer, assert_problem};
+
+#[tokio::test]
+async fn the_api_limit_answers_429_with_retry_after() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "2")]);
+    let server = TestServer::start(&config).await;
+    assert_eq!(server.get("/healthz").await.status(), 200);
+    assert_eq!(server.get("/healthz").await.status(), 200);
+    let limited = server.get("/healthz").await;
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    let body = assert_problem(limited, 429).await;
+    assert_eq!(body["code"], "rate_limited");
+}
+
+async fn get_from(server: &TestServer, forwarded_for: &str) -> u16 {
+    server
+        .client
+        .get(server.url("/healthz"))
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn forwarded_for_is_ignored_unless_proxies_are_trusted() {
+    let env = TestEnv::new().await;
+    let limits = [("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "1")];
+    // No trusted proxy: a client cannot dodge its limit by inventing addresses.
+    let direct = TestServer::start(&env.config(&limits)).await;
+    assert_eq!(get_from(&direct, "203.0.113.1").await, 200);
+    assert_eq!(get_from(&direct, "203.0.113.2").await, 429);
+    direct.shutdown().await.unwrap();
+
+    // Behind one trusted proxy, the address it appended is the client...
+    let mut vars = limits.to_vec();
+    vars.push(("TRUSTED_PROXY_HOPS", "1"));
+    let proxied = TestServer::start(&env.config(&vars)).await;
+    assert_eq!(get_from(&proxied, "203.0.113.1").await, 200);
+    assert_eq!(get_from(&proxied, "203.0.113.2").await, 200);
+    assert_eq!(get_from(&proxied, "203.0.113.2").await, 429);
+    // ...and what the client wrote to the left of it changes nothing.
+    assert_eq!(get_from(&proxied, "198.51.100.9, 203.0.113.2").await, 429);
+}
+
+#[tokio::test]
+async fn repeated_logins_to_one_account_are_limited_and_audited() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "1"),
+        ("AUTH_RATE_LIMIT_BURST", "3"),
+    ]);
+    let server = TestServer::start(&config).await;
+    // Registration takes one attempt of the account's budget.
+    assert_eq!(
+        server.register("ada@example.com", PASSWORD).await.status(),
+        201
+    );
+    assert_eq!(
+        server.login("ada@example.com", "guess one!").await.status(),
+        401
+    );
+    assert_eq!(
+        server.login("ada@example.com", "guess two!").await.status(),
+        401
+    );
+    let limited = server.login("ada@example.com", PASSWORD).await;
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1, "{retry_after}");
+    assert_problem(limited, 429).await;
+
+    server.state().audit.flush().await;
+    let hits: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM security_events WHERE kind = 'rate_limited' AND email = 'ada@example.com'",
+    )
+    .fetch_one(&server.state().db)
+    .await
+    .unwrap();
+    assert_eq!(hits, 1);
+}
+
+/// One hash at a time and four waiting: a burst of twelve logins gets quick 503s with
+/// `Retry-After` beyond the first five, while the five admitted hash one after another for
+/// several hundred milliseconds. `/healthz` answers promptly throughout, because hashing runs
+/// on blocking threads: were it on the async worker (this test runtime has only one), each
+/// health check would wait behind the whole queue.
+#[tokio::test]
+async fn a_login_flood_is_shed_and_health_checks_stay_prompt() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[
+        ("PASSWORD_HASH_CONCURRENCY", "1"),
+        ("PASSWORD_HASH_QUEUE", "4"),
+        ("PASSWORD_HASH_MEMORY_KIB", "65536"),
+        ("PASSWORD_HASH_ITERATIONS", "3"),
+    ]);
+    let server = TestServer::start(&config).await;
+    let flood = futures::future::join_all((0..12).map(|n| {
+        let server = &server;
+        async move {
+            let email = format!("flood{n}@example.com");
+            server.login(&email, "some password!").await
+        }
+    }));
+    let health = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut slowest = Duration::ZERO;
+        for _ in 0..5 {
+            let started = Instant::now();
+            assert_eq!(server.get("/healthz").await.status(), 200);
+            slowest = slowest.max(started.elapsed());
+        }
+        slowest
+    };
+    let (responses, slowest) = tokio::join!(flood, health);
+    let shed: Vec<_> = responses.iter().filter(|r| r.status() == 503).collect();
+    assert_eq!(
+        shed.len(),
+        7,
+        "all but the five admitted were refused at once"
+    );
+    assert!(shed.iter().all(|r| r.headers().contains_key("retry-after")));
+    assert!(
+        responses
+            .iter()
+            .all(|r| r.status() == 503 || r.status() == 401),
+        "only 401 (checked) and 503 (shed)"
+    );
+    // Generous against noise; a blocked runtime would wait for whole hashes here.
+    assert!(
+        slowest < Duration::from_millis(250),
+        "slowest /healthz: {slowest:?}"
+    );
+}

@@ -1,0 +1,288 @@
+//! Extractors every handler uses instead of axum's raw ones, so every rejection has the
+//! documented status and the one problem body:
+//!
+//! - [`ValidJson`] / [`ValidQuery`]: parse, then validate with `validator`; syntax errors are
+//!   400, wrong types, unknown or missing fields and failed rules are 422 with one entry per
+//!   field in `errors`;
+//! - [`Authorized`]: the caller from the bearer token (401 without a valid one), holding at
+//!   least the role its type names (403 otherwise);
+//! - [`RequestOrigin`]: client IP (honouring `TRUSTED_PROXY_HOPS`) and request id.
+
+use std::{
+    marker::PhantomData,
+    net::{IpAddr, SocketAddr},
+};
+
+use axum::{
+    Json,
+    extract::{
+        ConnectInfo, FromRequest, FromRequestParts, Query, Request,
+        rejection::{JsonRejection, QueryRejection},
+    },
+    http::{Extensions, HeaderMap, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use super::request_id::{self, RequestId};
+use crate::{
+    AppState,
+    app::audit::Origin,
+    domain::user::{Caller, Role},
+    error::{AppError, FieldError, Problem},
+};
+
+/// A JSON body that parsed and passed its `#[validate]` rules.
+pub struct ValidJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ValidJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(request, state)
+            .await
+            .map_err(json_rejection)?;
+        value
+            .validate()
+            .map_err(|errors| AppError::Validation(field_errors(&errors)).into_response())?;
+        Ok(Self(value))
+    }
+}
+
+/// A query string that parsed and passed its `#[validate]` rules.
+pub struct ValidQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ValidQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state).await.map_err(
+            |rejection: QueryRejection| {
+                AppError::Validation(vec![FieldError::new("query", rejection.body_text())])
+                    .into_response()
+            },
+        )?;
+        value
+            .validate()
+            .map_err(|errors| AppError::Validation(field_errors(&errors)).into_response())?;
+        Ok(Self(value))
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> Response {
+    match &rejection {
+        // Well-formed JSON of the wrong shape: say which field, as a 422.
+        JsonRejection::JsonDataError(err) => {
+            // axum wraps serde_path_to_error's error, which knows the failing field's path.
+            let mut cause = std::error::Error::source(err);
+            let source = std::iter::from_fn(|| {
+                let current = cause?;
+                cause = current.source();
+                Some(current)
+            })
+            .find_map(|e| e.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>());
+            let error = match source {
+                Some(err) => {
+                    let path = err.path().to_string();
+                    let field = if path == "." { "body".to_owned() } else { path };
+                    FieldError::new(field, err.inner().to_string())
+                }
+                None => FieldError::new("body", rejection.body_text()),
+            };
+            AppError::Validation(vec![error]).into_response()
+        }
+        // Not JSON at all, a wrong content type, an oversized body: keep axum's status
+        // (400, 415, 413) with the problem body.
+        _ => Problem::new(rejection.status())
+            .with_detail(rejection.body_text())
+            .into_response(),
+    }
+}
+
+/// Flattens validator's report into one entry per failed rule; nested structs are named
+/// `outer.inner`.
+pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    collect(errors, "", &mut out);
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    out
+}
+
+fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let name = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for error in list {
+                    let message = error.message.as_ref().map_or_else(
+                        || format!("failed the `{}` rule", error.code),
+                        ToString::to_string,
+                    );
+                    out.push(FieldError::new(name.clone(), message));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => collect(inner, &name, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(inner, &format!("{name}[{index}]"), out);
+                }
+            }
+        }
+    }
+}
+
+/// The least role a route requires, named by a type so the requirement is part of the
+/// handler's signature (and so of its review and its OpenAPI entry).
+pub trait RoleRequirement {
+    const MIN: Role;
+}
+
+/// Any signed-in user.
+pub struct AnyUser;
+/// Admins only.
+pub struct Admin;
+
+impl RoleRequirement for AnyUser {
+    const MIN: Role = Role::User;
+}
+impl RoleRequirement for Admin {
+    const MIN: Role = Role::Admin;
+}
+
+/// The authenticated caller, who holds at least `R::MIN`. Without a valid bearer token:
+/// 401. With one but too small a role: 403.
+pub struct Authorized<R: RoleRequirement = AnyUser> {
+    pub caller: Caller,
+    requirement: PhantomData<R>,
+}
+
+impl<R: RoleRequirement> FromRequestParts<AppState> for Authorized<R> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
+            AppError::Unauthorized("send an access token: `Authorization: Bearer <token>`".into())
+        })?;
+        let caller = state.auth.authenticate(token).await?;
+        if caller.role < R::MIN {
+            return Err(AppError::Forbidden(format!(
+                "this needs the {} role",
+                R::MIN
+            )));
+        }
+        Ok(Self {
+            caller,
+            requirement: PhantomData,
+        })
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Who sent the request: for rate limits and the audit log.
+pub struct RequestOrigin(pub Origin);
+
+impl FromRequestParts<AppState> for RequestOrigin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let client_ip = client_ip(&parts.extensions, &parts.headers, state.trusted_proxy_hops)
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!(
+                    "no peer address: serve with into_make_service_with_connect_info"
+                ))
+            })?;
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|id| id.0.clone())
+            .or_else(request_id::current);
+        Ok(Self(Origin {
+            client_ip,
+            request_id,
+        }))
+    }
+}
+
+/// The client's address: the peer, or with `trusted_hops` proxies in front, the address the
+/// outermost trusted proxy saw, which is the `trusted_hops`-th entry of `X-Forwarded-For`
+/// counted from the right. Entries further left were written by the client and can be forged.
+pub fn client_ip(
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    trusted_hops: usize,
+) -> Option<IpAddr> {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())?;
+    Some(forwarded_client(peer, headers, trusted_hops))
+}
+
+pub fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted_hops: usize) -> IpAddr {
+    if trusted_hops == 0 {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|hop| !hop.is_empty())
+        .collect();
+    let index = hops.len().saturating_sub(trusted_hops);
+    hops.get(index)
+        .and_then(|hop| hop.parse().ok())
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", xff.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn without_trusted_proxies_the_header_is_ignored() {
+        let peer: IpAddr = "10.0.0.9".parse().unwrap();
+        assert_eq!(forwarded_client(peer, &headers("1.2.3.4"), 0), peer);
+    }
+
+    #[test]
+    fn with_one_proxy_the_rightmost_entry_is_the_client_and_forged_ones_are_skipped() {
+        let peer: IpAddr = "10.0.0.9".parse().unwrap();
+        let forged_then_real = headers("6.6.6.6, 203.0.113.7");
+        assert_eq!(
+            forwarded_client(peer, &forged_then_real, 1),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            forwarded_client(peer, &forged_then_real, 2),
+            "6.6.6.6".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(forwarded_client(peer, &headers("garbage"), 1), peer);
+        assert_eq!(forwarded_client(peer, &HeaderMap::new(), 1), peer);
+    }
+}

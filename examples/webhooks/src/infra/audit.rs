@@ -1,0 +1,34 @@
+//! [`SecurityEventStore`] in Postgres: one transaction per batch.
+
+use async_trait::async_trait;
+use sqlx::PgPool;
+
+use crate::{
+    app::audit::{SecurityEvent, SecurityEventStore},
+    error::AppError,
+};
+
+pub struct PgSecurityEventStore(pub PgPool);
+
+#[async_trait]
+impl SecurityEventStore for PgSecurityEventStore {
+    async fn insert(&self, events: &[SecurityEvent]) -> Result<(), AppError> {
+        let mut tx = self.0.begin().await?;
+        for event in events {
+            sqlx::query!(
+                "INSERT INTO security_events (kind, user_id, email, client_ip, request_id, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                event.kind,
+                event.user_id,
+                event.email,
+                event.client_ip,
+                event.request_id,
+                event.detail,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+//! The per-client-IP limit on the whole API (tower_governor), with the same notion of "client
+//! IP" as the rest of the service. Over the limit: 429 with `Retry-After` and the problem body.
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    http::{Request, Response, StatusCode, header},
+    response::IntoResponse,
+};
+use governor::middleware::NoOpMiddleware;
+use tower_governor::{
+    GovernorError, GovernorLayer,
+    governor::{GovernorConfig, GovernorConfigBuilder},
+    key_extractor::KeyExtractor,
+};
+
+use super::extract::client_ip;
+use crate::{config::RateLimitConfig, error::Problem};
+
+/// Keys the limit by client IP, trusting `X-Forwarded-For` only as far as configured.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIpKey {
+    pub trusted_hops: usize,
+}
+
+impl KeyExtractor for ClientIpKey {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, request: &Request<T>) -> Result<IpAddr, GovernorError> {
+        client_ip(request.extensions(), request.headers(), self.trusted_hops)
+            .ok_or(GovernorError::UnableToExtractKey)
+    }
+}
+
+pub type ApiLimit = Arc<GovernorConfig<ClientIpKey, NoOpMiddleware>>;
+
+pub fn config(limits: &RateLimitConfig, trusted_hops: usize) -> ApiLimit {
+    let period = Duration::from_nanos(1_000_000_000 / u64::from(limits.per_second.get()));
+    let config = GovernorConfigBuilder::default()
+        .period(period)
+        .burst_size(limits.burst.get())
+        .key_extractor(ClientIpKey { trusted_hops })
+        .finish()
+        .expect("a non-zero period and burst size make a valid limiter");
+    Arc::new(config)
+}
+
+pub fn layer(config: &ApiLimit) -> GovernorLayer<ClientIpKey, NoOpMiddleware, Body> {
+    GovernorLayer::new(config.clone()).error_handler(problem)
+}
+
+fn problem(error: GovernorError) -> Response<Body> {
+    match error {
+        GovernorError::TooManyRequests { wait_time, .. } => {
+            let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
+                .with_detail("too many requests from this address, slow down")
+                .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, wait_time.max(1).into());
+            response
+        }
+        GovernorError::UnableToExtractKey | GovernorError::Other { .. } => {
+            tracing::error!(
+                "the rate limiter found no client address: serve with into_make_service_with_connect_info"
+            );
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! [`SessionRepository`] in Postgres: refresh-token families and the access-token deny list.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    app::sessions::{NewRefreshToken, Rotation, SessionRepository},
+    error::AppError,
+};
+
+pub struct PgSessionRepository(pub PgPool);
+
+#[async_trait]
+impl SessionRepository for PgSessionRepository {
+    async fn insert_refresh(&self, token: NewRefreshToken) -> Result<(), AppError> {
+        sqlx::query!(
+            "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            token.id,
+            token.family_id,
+            token.user_id,
+            token.hash,
+            token.expires_at,
+        )
+        .execute(&self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        presented: &[u8],
+        next: NewRefreshToken,
+    ) -> Result<Rotation, AppError> {
+        let mut tx = self.0.begin().await?;
+        // The row lock serialises concurrent uses of one token: the second waits, then sees
+        // `used_at` set and is treated as a replay.
+        let Some(token) = sqlx::query!(
+            "SELECT family_id, user_id, expires_at, used_at, revoked_at
+             FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+            presented,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(Rotation::Unknown);
+        };
+        if token.used_at.is_some() {
+            sqlx::query!(
+                "UPDATE refresh_tokens SET revoked_at = now()
+                 WHERE family_id = $1 AND revoked_at IS NULL",
+                token.family_id,
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(Rotation::Reused {
+                user_id: token.user_id,
+                family_id: token.family_id,
+            });
+        }
+        if token.revoked_at.is_some() || token.expires_at <= Utc::now() {
+            return Ok(Rotation::Dead);
+        }
+        sqlx::query!(
+            "UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1",
+            presented,
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            next.id,
+            token.family_id,
+            token.user_id,
+            next.hash,
+            next.expires_at,
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Rotation::Rotated {
+            user_id: token.user_id,
+            family_id: token.family_id,
+        })
+    }
+
+    async fn revoke_family_of(&self, user_id: Uuid, presented: &[u8]) -> Result<(), AppError> {
+        sqlx::query!(
+            "UPDATE refresh_tokens SET revoked_at = now()
+             WHERE revoked_at IS NULL AND family_id = (
+                 SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2
+             )",
+            presented,
+            user_id,
+        )
+        .execute(&self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke_family(&self, family_id: Uuid) -> Result<(), AppError> {
+        sqlx::query!(
+            "UPDATE refresh_tokens SET revoked_at = now()
+             WHERE family_id = $1 AND revoked_at IS NULL",
+            family_id,
+        )
+        .execute(&self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke_all(&self, user_id: Uuid) -> Result<(), AppError> {
+        sqlx::query!(
+            "UPDATE refresh_tokens SET revoked_at = now()
+             WHERE user_id = $1 AND revoked_at IS NULL",
+            user_id,
+        )
+        .execute(&self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn deny_access(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<(), AppError> {
+        sqlx::query!(
+            "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2)
+             ON CONFLICT (jti) DO NOTHING",
+            jti,
+            expires_at,
+        )
+        .execute(&self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self) -> Result<u64, AppError> {
+        let denied = sqlx::query!("DELETE FROM revoked_access_tokens WHERE expires_at < now()")
+            .execute(&self.0)
+            .await?;
+        let refresh = sqlx::query!("DELETE FROM refresh_tokens WHERE expires_at < now()")
+            .execute(&self.0)
+            .await?;
+        Ok(denied.rows_affected() + refresh.rows_affected())
+    }
+}
