@@ -6,6 +6,8 @@
 #                                      migrations up/down/up, .sqlx/ up to date
 #                                      (cargo sqlx prepare --check), cargo audit, tests
 #   scripts/kit.sh sync                re-render examples/ (keeps the pinned Cargo.lock versions)
+#   scripts/kit.sh index-report        seed 1.4M tasks in a scratch database and regenerate
+#                                      docs/src/index-report.md (EXPLAIN before/after indexes)
 #   scripts/kit.sh prepare             regenerate template/.sqlx (offline query data) after a
 #                                      query changed: needs Postgres (DATABASE_URL or local)
 #   scripts/kit.sh check-sync          fail when examples/ differs from a fresh render
@@ -31,6 +33,10 @@ VARIANTS=(minimal redis webhooks full)
 NAME=task-svc # the project name of every committed example
 WORK="$ROOT/target/kit"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/variants}" # shared by all variants
+# Every build reads the committed .sqlx/ query data, never a live database: DATABASE_URL is for
+# the tests at run time (where it names the server they create databases on). `prepare` and
+# the .sqlx check turn it off for their own runs.
+export SQLX_OFFLINE=true
 CARGO_GENERATE_VERSION=0.23.14
 MDBOOK_VERSION=0.5.4
 CARGO_AUDIT_VERSION=0.22.2
@@ -242,9 +248,6 @@ test_variant() {
   local v=$1 dir="$WORK/fresh/$1"
   cp "$ROOT/examples/$v/Cargo.lock" "$dir/Cargo.lock"
   cd "$dir"
-  # Every build reads the committed .sqlx/ query data, never a live database: DATABASE_URL is
-  # for the tests at run time (where it names the server they create databases on).
-  export SQLX_OFFLINE=true
   say "[$v] cargo fmt --check"
   cargo fmt --check
   say "[$v] cargo clippy --all-targets --locked -- -D warnings"
@@ -257,7 +260,6 @@ test_variant() {
   audit
   say "[$v] tests"
   cargo nextest run --locked --no-fail-fast
-  unset SQLX_OFFLINE
   cd "$ROOT"
 }
 
@@ -414,8 +416,6 @@ cmd_check_days() {
   ensure_nextest
   ensure_just
   use_local_services
-  # As a user's .env does: builds read .sqlx/, the services are for the tests at run time.
-  export SQLX_OFFLINE=true
   local v day cmd dir="$WORK/days"
   say "course references against every variant"
   for v in "${VARIANTS[@]}"; do
@@ -444,6 +444,13 @@ case "${1:-}" in
   sync) cmd_sync ;;
   check-sync) cmd_check_sync ;;
   prepare) cmd_prepare ;;
+  index-report)
+    ensure_cargo_generate
+    ensure_sqlx_cli
+    use_local_services
+    [ -n "${DATABASE_URL:-}" ] || die "index-report needs Postgres: set DATABASE_URL"
+    rm -rf "$WORK/report" && render full "$WORK/report" "$NAME"
+    python3 "$ROOT/scripts/index_report.py" "$WORK/report" "$DATABASE_URL" ;;
   render-all)
     ensure_cargo_generate
     out=${2:-$WORK/fresh}

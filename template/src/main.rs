@@ -3,10 +3,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use {{crate_name}}::app::audit::SecurityEvent;
+use {{crate_name}}::app::audit::SecurityEventStore;
 use {{crate_name}}::app::users::UserRepository;
 use {{crate_name}}::config::Config;
 use {{crate_name}}::domain::user::Role;
 use {{crate_name}}::domain::user::email_key;
+use {{crate_name}}::infra::audit::PgSecurityEventStore;
 use {{crate_name}}::infra::postgres;
 use {{crate_name}}::infra::users::PgUserRepository;
 use {{crate_name}}::{AppState, app};
@@ -15,17 +18,32 @@ use {{crate_name}}::{server, telemetry};
 const USAGE: &str = concat!(
     "usage: ",
     env!("CARGO_PKG_NAME"),
-    "                     serve the API (configured by the environment)\n       ",
+    "                         serve the API (configured by the environment)\n       ",
     env!("CARGO_PKG_NAME"),
-    " grant-admin EMAIL   give an existing account the admin role",
+    " grant-admin EMAIL       give an existing account the admin role\n       ",
+    env!("CARGO_PKG_NAME"),
+    " seed-tasks EMAIL COUNT  give an existing account COUNT generated tasks (benchmarks)",
 );
+
+enum Command {
+    Serve,
+    GrantAdmin(String),
+    SeedTasks(String, i64),
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let admin_email = match args.as_slice() {
-        [] => None,
-        [command, email] if command == "grant-admin" => Some(email.clone()),
+    let command = match args.as_slice() {
+        [] => Command::Serve,
+        [command, email] if command == "grant-admin" => Command::GrantAdmin(email.clone()),
+        [command, email, count] if command == "seed-tasks" => match count.parse::<i64>() {
+            Ok(count) if count > 0 => Command::SeedTasks(email.clone(), count),
+            _ => {
+                eprintln!("COUNT must be a positive number\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -45,9 +63,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = match admin_email {
-        Some(email) => grant_admin(config, &email).await,
-        None => run(config).await,
+    let outcome = match command {
+        Command::Serve => run(config).await,
+        Command::GrantAdmin(email) => grant_admin(config, &email).await,
+        Command::SeedTasks(email, count) => seed_tasks(config, &email, count).await,
     };
     if let Err(err) = &outcome {
         tracing::error!(
@@ -76,6 +95,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
         config.http.drain_timeout,
     )
     .await?;
+    // Store the security events still queued before the pool goes.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), state.audit.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!("security events still queued at shutdown were not stored");
+    }
     state.db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -91,7 +117,49 @@ async fn grant_admin(config: Config, email: &str) -> anyhow::Result<()> {
         .await
         .map_err(|err| anyhow::anyhow!("{err}"))?
         .with_context(|| format!("no account has the email {email:?}: register it first"))?;
+    let event = SecurityEvent::new("admin_granted")
+        .user(user.id)
+        .detail(serde_json::json!({ "by": "grant-admin command" }));
+    PgSecurityEventStore(db.clone())
+        .insert(&[event])
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
     db.close().await;
     println!("{} ({}) is now an admin", user.email, user.id);
+    Ok(())
+}
+
+/// Generates `count` tasks for an account in one statement (a million take seconds), with
+/// spread-out creation times, statuses, due dates and titles, for benchmarks and for
+/// `EXPLAIN` on a realistic table.
+async fn seed_tasks(config: Config, email: &str, count: i64) -> anyhow::Result<()> {
+    let db = postgres::connect(&config.database).await?;
+    let owner = PgUserRepository(db.clone())
+        .credentials(&email_key(email))
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))?
+        .with_context(|| format!("no account has the email {email:?}: register it first"))?
+        .user
+        .id;
+    let started = std::time::Instant::now();
+    let inserted = sqlx::query!(
+        "INSERT INTO tasks (id, owner_id, title, description, status, due_at, created_at, updated_at)
+         SELECT gen_random_uuid(), $1, 'Task ' || substr(md5(n::text), 1, 12), '',
+                (ARRAY['todo', 'in_progress', 'done'])[1 + n % 3],
+                CASE WHEN n % 4 = 0 THEN NULL ELSE now() + (n % 365) * interval '1 day' END,
+                now() - n * interval '1 second', now() - n * interval '1 second'
+         FROM generate_series(1, $2::bigint) AS n",
+        owner,
+        count,
+    )
+    .execute(&db)
+    .await?
+    .rows_affected();
+    sqlx::query!("ANALYZE tasks").execute(&db).await?;
+    db.close().await;
+    println!(
+        "inserted {inserted} tasks for {email} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -6,6 +6,7 @@ use common::TestEnv;
 use sqlx::Row;
 
 use task_svc::AppState;
+use task_svc::error::AppError;
 use task_svc::infra::postgres::MIGRATOR;
 
 async fn function_exists(pool: &sqlx::PgPool, name: &str) -> bool {
@@ -84,4 +85,25 @@ async fn a_missing_database_is_an_error_when_creation_is_off() {
         .err()
         .expect("connecting to a database that does not exist fails");
     assert!(format!("{err:#}").contains("DATABASE_URL"), "{err:#}");
+}
+
+/// A statement running past DATABASE_STATEMENT_TIMEOUT_MS is cancelled by Postgres, and the
+/// error maps to a 503 the client may retry, not a 500.
+#[tokio::test]
+async fn runaway_statements_are_cancelled_by_the_statement_timeout() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[("DATABASE_STATEMENT_TIMEOUT_MS", "200")]);
+    let state = AppState::connect(&config).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = sqlx::query("SELECT pg_sleep(5)")
+        .execute(&state.db)
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "cancelled early"
+    );
+    let app_error = AppError::from(err);
+    assert_eq!(app_error.status(), 503, "{app_error:?}");
+    state.db.close().await;
 }

@@ -47,6 +47,8 @@ pub struct DatabaseConfig {
     pub connect_timeout: Duration,
     /// Upper bound for waiting on a pooled connection (`DATABASE_ACQUIRE_TIMEOUT_MS`).
     pub acquire_timeout: Duration,
+    /// Postgres cancels any statement running longer (`DATABASE_STATEMENT_TIMEOUT_MS`).
+    pub statement_timeout: Duration,
     /// Create the database when it does not exist (`DATABASE_CREATE_IF_MISSING`).
     pub create_if_missing: bool,
     /// Apply pending migrations at start-up (`DATABASE_MIGRATE`).
@@ -213,6 +215,7 @@ impl Config {
                 min_connections: env.parse("DATABASE_MIN_CONNECTIONS", "0"),
                 connect_timeout: env.millis("DATABASE_CONNECT_TIMEOUT_MS", 5_000),
                 acquire_timeout: env.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 3_000),
+                statement_timeout: env.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5_000),
                 create_if_missing: env.parse("DATABASE_CREATE_IF_MISSING", "true"),
                 migrate: env.parse("DATABASE_MIGRATE", "true"),
             },
@@ -270,6 +273,10 @@ impl Config {
             env.problems.push(
                 "PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS and PASSWORD_HASH_PARALLELISM are not valid Argon2 parameters (memory >= 8 x parallelism KiB, iterations >= 1)".into(),
             );
+        }
+        if auth.leeway > Duration::from_secs(300) {
+            env.problems
+                .push("JWT_LEEWAY_SECS must be at most 300: it extends every token's life".into());
         }
         if auth.hash_concurrency == 0 {
             env.problems

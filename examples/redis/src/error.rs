@@ -29,6 +29,9 @@ pub enum AppError {
     Conflict(String),
     #[error("the request is not valid")]
     Validation(Vec<FieldError>),
+    /// Well-formed and valid, but not something the server can do (422 with a reason).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("too many requests")]
     TooManyRequests { retry_after: Duration },
     #[error("{detail}")]
@@ -67,6 +70,14 @@ impl From<sqlx::Error> for AppError {
                 detail: "the database is busy, try again shortly".into(),
                 retry_after: Some(Duration::from_secs(1)),
             },
+            // 57014: cancelled by `statement_timeout` (DATABASE_STATEMENT_TIMEOUT_MS).
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => {
+                tracing::warn!(error = %db, "a statement ran past the statement timeout");
+                Self::Unavailable {
+                    detail: "the database took too long, try again shortly".into(),
+                    retry_after: Some(Duration::from_secs(1)),
+                }
+            }
             other => Self::Internal(other.into()),
         }
     }
@@ -80,7 +91,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -25,6 +25,7 @@ use crate::{
         passwords::Passwords,
         readiness::{Probe, Readiness},
         sessions::SessionRepository,
+        tasks::TaskService,
         tokens::Tokens,
         users::{UserAdmin, UserRepository},
     },
@@ -32,7 +33,7 @@ use crate::{
     http::rate_limit::{self, ApiLimit},
     infra::{
         audit::PgSecurityEventStore, postgres::PostgresProbe, sessions::PgSessionRepository,
-        users::PgUserRepository,
+        tasks::PgTaskRepository, users::PgUserRepository,
     },
 };
 
@@ -49,6 +50,7 @@ pub struct AppState {
     pub db: PgPool,
     pub auth: AuthService,
     pub users: UserAdmin,
+    pub tasks: TaskService,
     pub audit: AuditLog,
     /// The per-client-IP limit on the whole API.
     pub api_limit: ApiLimit,
@@ -90,6 +92,9 @@ impl AppState {
             limiter: AuthLimiter::new(&config.limits),
             audit: audit.clone(),
         };
+        let tasks = TaskService {
+            repo: Arc::new(PgTaskRepository(db.clone())),
+        };
         let state = Self {
             readiness,
             db,
@@ -99,33 +104,39 @@ impl AppState {
                 audit: audit.clone(),
             },
             auth,
+            tasks,
             audit,
             api_limit: rate_limit::config(&config.limits, config.http.trusted_proxy_hops),
             trusted_proxy_hops: config.http.trusted_proxy_hops,
         };
-        tokio::spawn(maintain(
-            state.auth.clone(),
-            state.api_limit.clone(),
-            MAINTENANCE_INTERVAL,
-        ));
+        tokio::spawn(maintain(state.clone(), MAINTENANCE_INTERVAL));
         Ok(state)
     }
 }
 
 /// Keeps memory and tables bounded: forgets rate-limit entries that have recovered and
 /// deletes tokens past their expiry.
-async fn maintain(auth: AuthService, api_limit: ApiLimit, every: Duration) {
+async fn maintain(state: AppState, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        auth.limiter.retain_recent();
-        api_limit.limiter().retain_recent();
-        api_limit.limiter().shrink_to_fit();
-        match auth.sessions.purge_expired().await {
+        state.auth.limiter.retain_recent();
+        state.api_limit.limiter().retain_recent();
+        state.api_limit.limiter().shrink_to_fit();
+        let purged = match state.auth.sessions.purge_expired().await {
+            Ok(tokens) => state
+                .tasks
+                .repo
+                .purge_expired_keys()
+                .await
+                .map(|keys| tokens + keys),
+            Err(err) => Err(err),
+        };
+        match purged {
             Ok(0) => {}
-            Ok(purged) => tracing::debug!(purged, "deleted expired tokens"),
-            Err(err) => tracing::warn!(error = %err, "could not delete expired tokens"),
+            Ok(purged) => tracing::debug!(purged, "deleted expired tokens and idempotency keys"),
+            Err(err) => tracing::warn!(error = %err, "could not delete expired rows"),
         }
     }
 }

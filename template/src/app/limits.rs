@@ -12,11 +12,35 @@ use governor::{
 
 use crate::{config::RateLimitConfig, error::AppError};
 
+/// What an attempt is for: each action has its own budget, so refreshing tokens never uses
+/// up the logins of users behind the same address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Register,
+    Login,
+    Refresh,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
-    Ip(IpAddr),
+    Ip(Action, IpAddr),
     /// A normalised email.
-    Account(String),
+    Account(Action, String),
+}
+
+/// The address a limit is keyed by. An IPv6 client usually controls a whole /64, so it counts
+/// as one address; otherwise it could take a fresh budget for every request.
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let network = u128::from(v6) & (u128::MAX << 64);
+                IpAddr::V6(network.into())
+            }
+        },
+    }
 }
 
 #[derive(Clone)]
@@ -34,10 +58,10 @@ impl AuthLimiter {
 
     /// Takes one attempt for the client IP and, when known, the account; fails with 429 and
     /// the wait when either is spent.
-    pub fn check(&self, ip: IpAddr, account: Option<&str>) -> Result<(), AppError> {
+    pub fn check(&self, action: Action, ip: IpAddr, account: Option<&str>) -> Result<(), AppError> {
         let now = DefaultClock::default().now();
-        let mut keys = vec![Key::Ip(ip)];
-        keys.extend(account.map(|a| Key::Account(a.to_owned())));
+        let mut keys = vec![Key::Ip(action, limit_key(ip))];
+        keys.extend(account.map(|a| Key::Account(action, a.to_owned())));
         for key in &keys {
             if let Err(not_until) = self.limiter.check_key(key) {
                 return Err(AppError::TooManyRequests {
@@ -61,5 +85,21 @@ impl AuthLimiter {
 
     pub fn is_empty(&self) -> bool {
         self.limiter.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(limit_key(a), limit_key(b));
+        assert_ne!(limit_key(a), limit_key(other));
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(limit_key(mapped), "203.0.113.7".parse::<IpAddr>().unwrap());
     }
 }

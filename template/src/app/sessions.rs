@@ -21,11 +21,16 @@ pub struct NewRefreshToken {
 /// concurrent uses of one token cannot both succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
-    /// The token was live: it is now used, and `next` (same family) is stored.
-    Rotated { user_id: Uuid, family_id: Uuid },
+    /// The token was live and its account enabled: it is now used, and `next` (same family)
+    /// is stored. `session_epoch` is the account's, read under the same lock.
+    Rotated {
+        user_id: Uuid,
+        family_id: Uuid,
+        session_epoch: i32,
+    },
     /// The token had been used before: someone replayed it. The whole family is revoked.
     Reused { user_id: Uuid, family_id: Uuid },
-    /// Revoked (logout, or an earlier reuse), or expired.
+    /// Revoked (logout, or an earlier reuse), expired, or its account is disabled.
     Dead,
     /// No such token.
     Unknown,
@@ -33,7 +38,13 @@ pub enum Rotation {
 
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
-    async fn insert_refresh(&self, token: NewRefreshToken) -> Result<(), AppError>;
+    /// Stores the first token of a new family, unless the account was disabled or its
+    /// sessions ended since `session_epoch` was read: then `false`, and nothing is stored.
+    async fn insert_refresh(
+        &self,
+        token: NewRefreshToken,
+        session_epoch: i32,
+    ) -> Result<bool, AppError>;
 
     /// Marks the token with hash `presented` used and stores `next` in its family; see
     /// [`Rotation`] for the other outcomes. `next.family_id` and `next.user_id` are ignored:
@@ -49,8 +60,10 @@ pub trait SessionRepository: Send + Sync {
 
     async fn revoke_family(&self, family_id: Uuid) -> Result<(), AppError>;
 
-    /// Revokes every refresh token of the user.
-    async fn revoke_all(&self, user_id: Uuid) -> Result<(), AppError>;
+    /// Ends every session of the user at once: bumps the session epoch (voiding all access
+    /// tokens) and revokes every refresh token, in one transaction holding the user's row, so
+    /// no refresh or login running concurrently can slip a live token past it.
+    async fn end_all_sessions(&self, user_id: Uuid) -> Result<(), AppError>;
 
     /// Puts an access token on the deny list until it would have expired anyway.
     async fn deny_access(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<(), AppError>;

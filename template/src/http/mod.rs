@@ -12,6 +12,7 @@ pub mod layers;
 pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
+pub mod tasks;
 pub mod users;
 
 use axum::{Extension, Router};
@@ -30,6 +31,7 @@ use crate::{AppState, config::HttpConfig, error::Problem};
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts and sessions"),
+        (name = "tasks", description = "The caller's tasks"),
         (name = "users", description = "Account management (admins)"),
         (name = "health", description = "Liveness and readiness probes"),
         (name = "docs", description = "This API's documentation"),
@@ -67,6 +69,15 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::logout_all))
         .routes(routes!(auth::me))
+        .routes(routes!(tasks::list_tasks, tasks::create_task))
+        .routes(routes!(
+            tasks::get_task,
+            tasks::replace_task,
+            tasks::patch_task,
+            tasks::delete_task
+        ))
+        .routes(routes!(tasks::complete_task))
+        .routes(routes!(tasks::bulk_delete_tasks))
         .routes(routes!(users::list_users))
         .routes(routes!(users::update_user, users::delete_user))
         .routes(routes!(health::healthz))

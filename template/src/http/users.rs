@@ -12,7 +12,7 @@ use validator::Validate;
 
 use super::{
     auth::UserResponse,
-    extract::{Admin, Authorized, ValidJson, ValidQuery},
+    extract::{Admin, Authorized, RequestOrigin, ValidJson, ValidQuery},
 };
 use crate::{
     AppState,
@@ -117,6 +117,7 @@ pub async fn list_users(
 pub async fn update_user(
     State(state): State<AppState>,
     admin: Authorized<Admin>,
+    RequestOrigin(origin): RequestOrigin,
     Path(id): Path<Uuid>,
     ValidJson(patch): ValidJson<UserPatch>,
 ) -> Result<Json<UserResponse>, AppError> {
@@ -124,7 +125,10 @@ pub async fn update_user(
         role: patch.role,
         disabled: patch.disabled,
     };
-    let user = state.users.update(&admin.caller, id, change).await?;
+    let user = state
+        .users
+        .update(&origin, &admin.caller, id, change)
+        .await?;
     Ok(Json(user.into()))
 }
 
@@ -147,8 +151,9 @@ pub async fn update_user(
 pub async fn delete_user(
     State(state): State<AppState>,
     admin: Authorized<Admin>,
+    RequestOrigin(origin): RequestOrigin,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    state.users.delete(&admin.caller, id).await?;
+    state.users.delete(&origin, &admin.caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,4 +6,5 @@ pub mod postgres;
 pub mod redis;
 {%- endif %}
 pub mod sessions;
+pub mod tasks;
 pub mod users;

@@ -7,7 +7,7 @@ use secrecy::ExposeSecret;
 use sqlx::{
     PgPool, Postgres,
     migrate::{MigrateDatabase, Migrator},
-    postgres::PgPoolOptions,
+    postgres::{PgConnectOptions, PgPoolOptions},
 };
 
 use crate::{app::readiness::Probe, config::DatabaseConfig, error::AppError};
@@ -31,10 +31,14 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
             tracing::info!("created the database named in DATABASE_URL");
         }
     }
-    let pool = tokio::time::timeout(config.connect_timeout, pool_options(config).connect(url))
-        .await
-        .context("timed out connecting to Postgres (DATABASE_URL)")?
-        .context("could not connect to Postgres (DATABASE_URL)")?;
+    let options = connect_options(config)?;
+    let pool = tokio::time::timeout(
+        config.connect_timeout,
+        pool_options(config).connect_with(options),
+    )
+    .await
+    .context("timed out connecting to Postgres (DATABASE_URL)")?
+    .context("could not connect to Postgres (DATABASE_URL)")?;
     if config.migrate {
         MIGRATOR
             .run(&pool)
@@ -46,9 +50,19 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
 
 /// A pool that connects on first use: for tests and tools that must not fail at start-up.
 pub fn connect_lazy(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
-    pool_options(config)
-        .connect_lazy(config.url.expose_secret())
-        .context("DATABASE_URL is not a valid Postgres URL")
+    Ok(pool_options(config).connect_lazy_with(connect_options(config)?))
+}
+
+/// The URL's settings plus a `statement_timeout` on every connection: a runaway query fails
+/// (and its request gets 503) instead of holding a pooled connection indefinitely.
+fn connect_options(config: &DatabaseConfig) -> anyhow::Result<PgConnectOptions> {
+    let options: PgConnectOptions = config
+        .url
+        .expose_secret()
+        .parse()
+        .context("DATABASE_URL is not a valid Postgres URL")?;
+    let timeout_ms = config.statement_timeout.as_millis().to_string();
+    Ok(options.options([("statement_timeout", timeout_ms.as_str())]))
 }
 
 fn pool_options(config: &DatabaseConfig) -> PgPoolOptions {
@@ -123,5 +137,42 @@ pub fn conflict_on(
             AppError::Conflict(message.into())
         }
         _ => err.into(),
+    }
+}
+
+/// The most attempts [`with_retry`] makes.
+pub const RETRY_ATTEMPTS: u32 = 3;
+
+/// Runs `operation` again, at most [`RETRY_ATTEMPTS`] times in all with a doubling pause
+/// from 50 ms, when it failed in a way that a retry may fix: a serialization failure or a
+/// deadlock (Postgres rolled the transaction back) or an I/O error on the connection. Use it
+/// only for reads and for whole transactions whose repetition is harmless; never for a lone
+/// write that may have been applied before the connection dropped.
+pub async fn with_retry<T, F, Fut>(mut operation: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut pause = std::time::Duration::from_millis(50);
+    let mut attempt = 1;
+    loop {
+        match operation().await {
+            Err(err) if attempt < RETRY_ATTEMPTS && is_transient(&err) => {
+                tracing::warn!(error = %err, attempt, "transient database error, retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Serialization failure (40001), deadlock (40P01), or a broken connection.
+pub fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40001" | "40P01")),
+        sqlx::Error::Io(_) => true,
+        _ => false,
     }
 }

@@ -14,19 +14,28 @@ pub struct PgSessionRepository(pub PgPool);
 
 #[async_trait]
 impl SessionRepository for PgSessionRepository {
-    async fn insert_refresh(&self, token: NewRefreshToken) -> Result<(), AppError> {
-        sqlx::query!(
+    async fn insert_refresh(
+        &self,
+        token: NewRefreshToken,
+        session_epoch: i32,
+    ) -> Result<bool, AppError> {
+        // Inserted only while the account is enabled and at the epoch the login read; the
+        // FOR SHARE lock orders this against `end_all_sessions`.
+        let done = sqlx::query!(
             "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
+             SELECT $1, $2, id, $4, $5 FROM users
+             WHERE id = $3 AND session_epoch = $6 AND disabled_at IS NULL
+             FOR SHARE",
             token.id,
             token.family_id,
             token.user_id,
             token.hash,
             token.expires_at,
+            session_epoch,
         )
         .execute(&self.0)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn rotate_refresh(
@@ -35,6 +44,27 @@ impl SessionRepository for PgSessionRepository {
         next: NewRefreshToken,
     ) -> Result<Rotation, AppError> {
         let mut tx = self.0.begin().await?;
+        // Locks are taken user row first, token row second, the order `end_all_sessions`
+        // uses, so the two never deadlock.
+        let Some(owner) = sqlx::query_scalar!(
+            "SELECT user_id FROM refresh_tokens WHERE token_hash = $1",
+            presented,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(Rotation::Unknown);
+        };
+        let Some(account) = sqlx::query!(
+            r#"SELECT session_epoch, disabled_at IS NOT NULL AS "disabled!"
+               FROM users WHERE id = $1 FOR SHARE"#,
+            owner,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(Rotation::Dead);
+        };
         // The row lock serialises concurrent uses of one token: the second waits, then sees
         // `used_at` set and is treated as a replay.
         let Some(token) = sqlx::query!(
@@ -47,7 +77,7 @@ impl SessionRepository for PgSessionRepository {
         else {
             return Ok(Rotation::Unknown);
         };
-        if token.used_at.is_some() {
+        if token.used_at.is_some() || account.disabled {
             sqlx::query!(
                 "UPDATE refresh_tokens SET revoked_at = now()
                  WHERE family_id = $1 AND revoked_at IS NULL",
@@ -56,9 +86,13 @@ impl SessionRepository for PgSessionRepository {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            return Ok(Rotation::Reused {
-                user_id: token.user_id,
-                family_id: token.family_id,
+            return Ok(if account.disabled {
+                Rotation::Dead
+            } else {
+                Rotation::Reused {
+                    user_id: token.user_id,
+                    family_id: token.family_id,
+                }
             });
         }
         if token.revoked_at.is_some() || token.expires_at <= Utc::now() {
@@ -85,6 +119,7 @@ impl SessionRepository for PgSessionRepository {
         Ok(Rotation::Rotated {
             user_id: token.user_id,
             family_id: token.family_id,
+            session_epoch: account.session_epoch,
         })
     }
 
@@ -113,14 +148,22 @@ impl SessionRepository for PgSessionRepository {
         Ok(())
     }
 
-    async fn revoke_all(&self, user_id: Uuid) -> Result<(), AppError> {
+    async fn end_all_sessions(&self, user_id: Uuid) -> Result<(), AppError> {
+        let mut tx = self.0.begin().await?;
+        sqlx::query!(
+            "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1",
+            user_id
+        )
+        .execute(&mut *tx)
+        .await?;
         sqlx::query!(
             "UPDATE refresh_tokens SET revoked_at = now()
              WHERE user_id = $1 AND revoked_at IS NULL",
             user_id,
         )
-        .execute(&self.0)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 

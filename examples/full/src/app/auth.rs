@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     audit::{AuditLog, Origin, SecurityEvent},
-    limits::AuthLimiter,
+    limits::{Action, AuthLimiter},
     passwords::{Passwords, Verified},
     sessions::{NewRefreshToken, Rotation, SessionRepository},
     tokens::{RefreshSecret, Tokens, hash_refresh},
@@ -53,7 +53,7 @@ pub struct AuthService {
 impl AuthService {
     pub async fn register(&self, origin: &Origin, form: Registration) -> Result<User, AppError> {
         let email = form.email.trim().to_owned();
-        self.limit(origin, Some(&email_key(&email)), "register")?;
+        self.limit(origin, Some(&email_key(&email)), Action::Register)?;
         let password = self.passwords.hash(form.password).await?;
         let user = self
             .users
@@ -82,7 +82,7 @@ impl AuthService {
         password: SecretString,
     ) -> Result<Session, AppError> {
         let key = email_key(email);
-        self.limit(origin, Some(&key), "login")?;
+        self.limit(origin, Some(&key), Action::Login)?;
         let credentials = self.users.credentials(&key).await?;
         let stored = credentials.as_ref().map(|c| c.password.clone());
         let verified = self.passwords.verify(password.clone(), stored).await?;
@@ -126,7 +126,7 @@ impl AuthService {
     }
 
     pub async fn refresh(&self, origin: &Origin, refresh_token: &str) -> Result<Session, AppError> {
-        self.limit(origin, None, "refresh")?;
+        self.limit(origin, None, Action::Refresh)?;
         let presented = hash_refresh(refresh_token);
         let next = RefreshSecret::generate()?;
         let stored_next = NewRefreshToken {
@@ -141,12 +141,12 @@ impl AuthService {
             .rotate_refresh(&presented, stored_next)
             .await?
         {
-            Rotation::Rotated { user_id, family_id } => {
-                let Some((epoch, false)) = self.users.session_epoch(user_id).await? else {
-                    self.sessions.revoke_family(family_id).await?;
-                    return Err(AppError::Unauthorized("the account is disabled".into()));
-                };
-                let access = self.tokens.issue_access(user_id, epoch)?;
+            Rotation::Rotated {
+                user_id,
+                session_epoch,
+                ..
+            } => {
+                let access = self.tokens.issue_access(user_id, session_epoch)?;
                 Ok(Session {
                     access_token: access.token,
                     access_expires_in: self.tokens.access_ttl_secs(),
@@ -180,8 +180,12 @@ impl AuthService {
         caller: &Caller,
         refresh_token: Option<&str>,
     ) -> Result<(), AppError> {
+        // Kept until the token could no longer pass validation, leeway included.
         self.sessions
-            .deny_access(caller.token_id, caller.token_expires_at)
+            .deny_access(
+                caller.token_id,
+                caller.token_expires_at + self.tokens.leeway(),
+            )
             .await?;
         if let Some(token) = refresh_token {
             self.sessions
@@ -200,8 +204,7 @@ impl AuthService {
         origin: &Origin,
         caller: &Caller,
     ) -> Result<(), AppError> {
-        self.users.bump_session_epoch(caller.id).await?;
-        self.sessions.revoke_all(caller.id).await?;
+        self.sessions.end_all_sessions(caller.id).await?;
         self.audit.record(
             SecurityEvent::new("logout_everywhere")
                 .user(caller.id)
@@ -244,15 +247,23 @@ impl AuthService {
         let access = self.tokens.issue_access(user_id, epoch)?;
         let refresh = RefreshSecret::generate()?;
         let expires_at = self.tokens.refresh_expiry();
-        self.sessions
-            .insert_refresh(NewRefreshToken {
-                id: Uuid::now_v7(),
-                family_id,
-                user_id,
-                hash: refresh.hash,
-                expires_at,
-            })
+        let stored = self
+            .sessions
+            .insert_refresh(
+                NewRefreshToken {
+                    id: Uuid::now_v7(),
+                    family_id,
+                    user_id,
+                    hash: refresh.hash,
+                    expires_at,
+                },
+                epoch,
+            )
             .await?;
+        if !stored {
+            // The account was disabled, or all its sessions ended, while this login ran.
+            return Err(AppError::Unauthorized(BAD_CREDENTIALS.into()));
+        }
         Ok(Session {
             access_token: access.token,
             access_expires_in: self.tokens.access_ttl_secs(),
@@ -261,13 +272,18 @@ impl AuthService {
         })
     }
 
-    fn limit(&self, origin: &Origin, account: Option<&str>, action: &str) -> Result<(), AppError> {
+    fn limit(
+        &self,
+        origin: &Origin,
+        account: Option<&str>,
+        action: Action,
+    ) -> Result<(), AppError> {
         self.limiter
-            .check(origin.client_ip, account)
+            .check(action, origin.client_ip, account)
             .inspect_err(|_| {
                 let mut event = SecurityEvent::new("rate_limited")
                     .origin(origin)
-                    .detail(serde_json::json!({ "action": action }));
+                    .detail(serde_json::json!({ "action": format!("{action:?}").to_lowercase() }));
                 event.email = account.map(str::to_owned);
                 self.audit.record(event);
             })

@@ -8,5 +8,6 @@ pub mod limits;
 pub mod passwords;
 pub mod readiness;
 pub mod sessions;
+pub mod tasks;
 pub mod tokens;
 pub mod users;

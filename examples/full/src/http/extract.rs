@@ -250,7 +250,12 @@ pub fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted_hops: usize) 
         .collect();
     let index = hops.len().saturating_sub(trusted_hops);
     hops.get(index)
-        .and_then(|hop| hop.parse().ok())
+        .and_then(|hop| {
+            // Proxies write `ip`, `ip:port` or `[v6]:port`.
+            hop.parse::<IpAddr>()
+                .ok()
+                .or_else(|| hop.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+        })
         .unwrap_or(peer)
 }
 
@@ -283,6 +288,10 @@ mod tests {
             "6.6.6.6".parse::<IpAddr>().unwrap()
         );
         assert_eq!(forwarded_client(peer, &headers("garbage"), 1), peer);
+        assert_eq!(
+            forwarded_client(peer, &headers("203.0.113.7:51234"), 1),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(forwarded_client(peer, &HeaderMap::new(), 1), peer);
     }
 }

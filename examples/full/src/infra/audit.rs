@@ -14,15 +14,18 @@ pub struct PgSecurityEventStore(pub PgPool);
 impl SecurityEventStore for PgSecurityEventStore {
     async fn insert(&self, events: &[SecurityEvent]) -> Result<(), AppError> {
         let mut tx = self.0.begin().await?;
+        // Text from requests may hold NUL, which Postgres refuses in text columns: one such
+        // event must not sink the batch.
+        let clean = |text: &Option<String>| text.as_ref().map(|t| t.replace('\0', "\u{fffd}"));
         for event in events {
             sqlx::query!(
                 "INSERT INTO security_events (kind, user_id, email, client_ip, request_id, detail)
                  VALUES ($1, $2, $3, $4, $5, $6)",
                 event.kind,
                 event.user_id,
-                event.email,
-                event.client_ip,
-                event.request_id,
+                clean(&event.email),
+                clean(&event.client_ip),
+                clean(&event.request_id),
                 event.detail,
             )
             .execute(&mut *tx)

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    audit::{AuditLog, SecurityEvent},
+    audit::{AuditLog, Origin, SecurityEvent},
     passwords::StoredHash,
     sessions::SessionRepository,
 };
@@ -57,11 +57,8 @@ pub trait UserRepository: Send + Sync {
     async fn create(&self, user: NewUser) -> Result<User, AppError>;
     async fn credentials(&self, email_key: &str) -> Result<Option<Credentials>, AppError>;
     async fn access_state(&self, id: Uuid, jti: Uuid) -> Result<Option<AccessState>, AppError>;
-    async fn session_epoch(&self, id: Uuid) -> Result<Option<(i32, bool)>, AppError>;
     async fn by_id(&self, id: Uuid) -> Result<Option<User>, AppError>;
     async fn set_password(&self, id: Uuid, hash: StoredHash) -> Result<(), AppError>;
-    /// Voids every access token issued before now.
-    async fn bump_session_epoch(&self, id: Uuid) -> Result<(), AppError>;
     /// A page in creation order, and the total count.
     async fn list(&self, limit: i64, offset: i64) -> Result<(Vec<User>, i64), AppError>;
     async fn update(&self, id: Uuid, change: &UserChange) -> Result<Option<User>, AppError>;
@@ -89,6 +86,7 @@ impl UserAdmin {
 
     pub async fn update(
         &self,
+        origin: &Origin,
         caller: &Caller,
         id: Uuid,
         change: UserChange,
@@ -111,25 +109,24 @@ impl UserAdmin {
         if after.disabled && !before.disabled {
             // A disabled account keeps no session: refresh tokens die now, access tokens
             // fail their next check (the extractor reads `disabled` on every request).
-            self.sessions.revoke_all(id).await?;
-            self.users.bump_session_epoch(id).await?;
+            self.sessions.end_all_sessions(id).await?;
         }
         if before.role != after.role || before.disabled != after.disabled {
-            self.audit
-                .record(
-                    SecurityEvent::new("user_changed")
-                        .user(id)
-                        .detail(serde_json::json!({
-                            "by": caller.id,
-                            "role": { "from": before.role, "to": after.role },
-                            "disabled": { "from": before.disabled, "to": after.disabled },
-                        })),
-                );
+            self.audit.record(
+                SecurityEvent::new("user_changed")
+                    .user(id)
+                    .origin(origin)
+                    .detail(serde_json::json!({
+                        "by": caller.id,
+                        "role": { "from": before.role, "to": after.role },
+                        "disabled": { "from": before.disabled, "to": after.disabled },
+                    })),
+            );
         }
         Ok(after)
     }
 
-    pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), AppError> {
+    pub async fn delete(&self, origin: &Origin, caller: &Caller, id: Uuid) -> Result<(), AppError> {
         if id == caller.id {
             return Err(AppError::Conflict("admins cannot delete themselves".into()));
         }
@@ -139,6 +136,7 @@ impl UserAdmin {
         self.audit.record(
             SecurityEvent::new("user_deleted")
                 .user(id)
+                .origin(origin)
                 .detail(serde_json::json!({ "by": caller.id })),
         );
         Ok(())

@@ -2,4 +2,5 @@
 //! rules can be tested without any of them.
 
 pub mod health;
+pub mod task;
 pub mod user;

@@ -3,14 +3,14 @@
 //! task stores them in batches. When the channel is full an event is dropped and counted
 //! rather than slowing a request down.
 //!
-//! The writer also watches failed logins: when they reach
+//! Recording also watches failed logins: when they reach
 //! `AUDIT_LOGIN_FAILURE_ALERT_PER_MINUTE` within a minute it records a `login_failure_spike`
 //! event, logs a warning with `alert = "login_failure_spike"` and counts it in the
 //! `security.alerts` metric, any of which an alert rule can match.
 
 use std::{
     net::IpAddr,
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -94,6 +94,10 @@ enum Message {
 pub struct AuditLog {
     tx: mpsc::Sender<Message>,
     dropped: Counter<u64>,
+    alerts: Counter<u64>,
+    /// Watches failed logins as they are recorded, before the queue, so a flood that fills
+    /// the queue cannot hide the spike.
+    detector: Arc<Mutex<SpikeDetector>>,
 }
 
 impl AuditLog {
@@ -101,27 +105,62 @@ impl AuditLog {
     pub fn start(store: Arc<dyn SecurityEventStore>, login_failure_alert_per_minute: u32) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         let meter = opentelemetry::global::meter(env!("CARGO_PKG_NAME"));
-        let metrics = Metrics {
-            events: meter
-                .u64_counter("security.events")
-                .with_description("Security events recorded, by kind")
+        let events = meter
+            .u64_counter("security.events")
+            .with_description("Security events recorded, by kind")
+            .build();
+        tokio::spawn(write(rx, store, events));
+        Self {
+            tx,
+            dropped: meter
+                .u64_counter("security.events.dropped")
+                .with_description("Security events dropped because the audit queue was full")
                 .build(),
             alerts: meter
                 .u64_counter("security.alerts")
                 .with_description("Security alerts raised, by kind")
                 .build(),
-        };
-        let dropped = meter
-            .u64_counter("security.events.dropped")
-            .with_description("Security events dropped because the audit queue was full")
-            .build();
-        let detector = SpikeDetector::new(login_failure_alert_per_minute, Duration::from_secs(60));
-        tokio::spawn(write(rx, store, detector, metrics));
-        Self { tx, dropped }
+            detector: Arc::new(Mutex::new(SpikeDetector::new(
+                login_failure_alert_per_minute,
+                Duration::from_secs(60),
+            ))),
+        }
     }
 
-    /// Queues an event without waiting.
+    /// Queues an event without waiting; a failed login also feeds the spike detector.
     pub fn record(&self, event: SecurityEvent) {
+        let spike = if event.kind == "login_failed" {
+            let mut detector = self
+                .detector
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            detector
+                .observe(Instant::now())
+                .map(|failures| (failures, detector.threshold))
+        } else {
+            None
+        };
+        self.enqueue(event);
+        if let Some((failures, threshold)) = spike {
+            self.alerts
+                .add(1, &[KeyValue::new("kind", "login_failure_spike")]);
+            tracing::warn!(
+                alert = "login_failure_spike",
+                failures,
+                threshold,
+                "failed logins in the last minute crossed the alert threshold"
+            );
+            self.enqueue(
+                SecurityEvent::new("login_failure_spike").detail(serde_json::json!({
+                    "failures": failures,
+                    "threshold": threshold,
+                    "window_secs": 60,
+                })),
+            );
+        }
+    }
+
+    fn enqueue(&self, event: SecurityEvent) {
         if let Err(err) = self.tx.try_send(Message::Event(event)) {
             self.dropped.add(1, &[]);
             tracing::warn!(error = %err, "security event dropped: the audit queue is full");
@@ -137,16 +176,10 @@ impl AuditLog {
     }
 }
 
-struct Metrics {
-    events: Counter<u64>,
-    alerts: Counter<u64>,
-}
-
 async fn write(
     mut rx: mpsc::Receiver<Message>,
     store: Arc<dyn SecurityEventStore>,
-    mut detector: SpikeDetector,
-    metrics: Metrics,
+    events: Counter<u64>,
 ) {
     let mut messages = Vec::with_capacity(BATCH);
     let mut batch = Vec::with_capacity(BATCH);
@@ -155,29 +188,8 @@ async fn write(
         for message in messages.drain(..) {
             match message {
                 Message::Event(event) => {
-                    metrics.events.add(1, &[KeyValue::new("kind", event.kind)]);
-                    let spike = (event.kind == "login_failed")
-                        .then(|| detector.observe(Instant::now()))
-                        .flatten();
+                    events.add(1, &[KeyValue::new("kind", event.kind)]);
                     batch.push(event);
-                    if let Some(failures) = spike {
-                        metrics
-                            .alerts
-                            .add(1, &[KeyValue::new("kind", "login_failure_spike")]);
-                        tracing::warn!(
-                            alert = "login_failure_spike",
-                            failures,
-                            threshold = detector.threshold,
-                            "failed logins in the last minute crossed the alert threshold"
-                        );
-                        batch.push(SecurityEvent::new("login_failure_spike").detail(
-                            serde_json::json!({
-                                "failures": failures,
-                                "threshold": detector.threshold,
-                                "window_secs": 60,
-                            }),
-                        ));
-                    }
                 }
                 Message::Flush(done) => flushed.push(done),
             }

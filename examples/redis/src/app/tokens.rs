@@ -54,6 +54,7 @@ pub struct Tokens {
     audience: String,
     access_ttl: chrono::Duration,
     refresh_ttl: chrono::Duration,
+    leeway: chrono::Duration,
 }
 
 impl Tokens {
@@ -73,11 +74,17 @@ impl Tokens {
             audience: config.jwt_audience.clone(),
             access_ttl: chrono::Duration::from_std(config.access_ttl).unwrap_or_default(),
             refresh_ttl: chrono::Duration::from_std(config.refresh_ttl).unwrap_or_default(),
+            leeway: chrono::Duration::from_std(config.leeway).unwrap_or_default(),
         }
     }
 
     pub fn access_ttl_secs(&self) -> i64 {
         self.access_ttl.num_seconds()
+    }
+
+    /// The clock skew validation tolerates past `exp`.
+    pub fn leeway(&self) -> chrono::Duration {
+        self.leeway
     }
 
     pub fn refresh_expiry(&self) -> DateTime<Utc> {

@@ -4,4 +4,5 @@ pub mod audit;
 pub mod postgres;
 pub mod redis;
 pub mod sessions;
+pub mod tasks;
 pub mod users;

@@ -54,7 +54,10 @@ pub struct RegisterRequest {
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[validate(length(min = 1, max = EMAIL_MAX_CHARS, message = "must be 1 to 254 characters"))]
+    #[validate(
+        length(min = 1, max = EMAIL_MAX_CHARS, message = "must be 1 to 254 characters"),
+        custom(function = "single_line")
+    )]
     #[schema(example = "ada@example.com")]
     pub email: String,
     /// Longer than any accepted password is refused before any hashing.

@@ -3,4 +3,5 @@
 pub mod audit;
 pub mod postgres;
 pub mod sessions;
+pub mod tasks;
 pub mod users;

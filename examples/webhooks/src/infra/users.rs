@@ -80,7 +80,7 @@ impl UserRepository for PgUserRepository {
         let Some(row) = sqlx::query!(
             r#"SELECT id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
                       created_at, updated_at, password_hash, pepper_id, session_epoch
-               FROM users WHERE lower(email) = $1"#,
+               FROM users WHERE lower(email) = lower($1)"#,
             email_key,
         )
         .fetch_optional(&self.0)
@@ -127,16 +127,6 @@ impl UserRepository for PgUserRepository {
         .transpose()
     }
 
-    async fn session_epoch(&self, id: Uuid) -> Result<Option<(i32, bool)>, AppError> {
-        let row = sqlx::query!(
-            r#"SELECT session_epoch, disabled_at IS NOT NULL AS "disabled!" FROM users WHERE id = $1"#,
-            id,
-        )
-        .fetch_optional(&self.0)
-        .await?;
-        Ok(row.map(|row| (row.session_epoch, row.disabled)))
-    }
-
     async fn by_id(&self, id: Uuid) -> Result<Option<User>, AppError> {
         sqlx::query_as!(
             UserRow,
@@ -157,16 +147,6 @@ impl UserRepository for PgUserRepository {
             id,
             hash.phc,
             hash.pepper_id,
-        )
-        .execute(&self.0)
-        .await?;
-        Ok(())
-    }
-
-    async fn bump_session_epoch(&self, id: Uuid) -> Result<(), AppError> {
-        sqlx::query!(
-            "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1",
-            id
         )
         .execute(&self.0)
         .await?;
@@ -231,7 +211,7 @@ impl UserRepository for PgUserRepository {
     ) -> Result<Option<User>, AppError> {
         sqlx::query_as!(
             UserRow,
-            r#"UPDATE users SET role = $2 WHERE lower(email) = $1
+            r#"UPDATE users SET role = $2 WHERE lower(email) = lower($1)
                RETURNING id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
                          created_at, updated_at"#,
             email_key,

@@ -1,0 +1,314 @@
+//! Tasks: what a task is, the only ways to make or change one, and which status changes are
+//! allowed.
+
+use std::{fmt, str::FromStr};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::user::has_control_chars;
+
+pub const TITLE_MAX_CHARS: usize = 200;
+pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Todo,
+    InProgress,
+    Done,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Todo => "todo",
+            Self::InProgress => "in_progress",
+            Self::Done => "done",
+        }
+    }
+
+    /// The allowed moves. Staying put is always allowed; a done task must be reopened (to
+    /// `todo`) before work on it can start again.
+    pub fn can_become(self, next: Self) -> bool {
+        use TaskStatus::{Done, InProgress, Todo};
+        self == next
+            || matches!(
+                (self, next),
+                (Todo, InProgress)
+                    | (Todo, Done)
+                    | (InProgress, Todo)
+                    | (InProgress, Done)
+                    | (Done, Todo)
+            )
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TaskStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "todo" => Ok(Self::Todo),
+            "in_progress" => Ok(Self::InProgress),
+            "done" => Ok(Self::Done),
+            other => Err(format!("unknown task status {other:?}")),
+        }
+    }
+}
+
+/// A title: trimmed, 1 to 200 characters, one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Title(String);
+
+impl TryFrom<String> for Title {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        let title = raw.trim();
+        let chars = title.chars().count();
+        if chars == 0 || chars > TITLE_MAX_CHARS {
+            return Err(format!(
+                "must be 1 to {TITLE_MAX_CHARS} characters after trimming"
+            ));
+        }
+        if has_control_chars(title) {
+            return Err("must be one line without control characters".into());
+        }
+        Ok(Self(title.to_owned()))
+    }
+}
+
+impl From<Title> for String {
+    fn from(title: Title) -> Self {
+        title.0
+    }
+}
+
+impl Title {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A description: up to 10,000 characters; newlines and tabs allowed, other control
+/// characters not.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Description(String);
+
+impl TryFrom<String> for Description {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        if raw.chars().count() > DESCRIPTION_MAX_CHARS {
+            return Err(format!(
+                "must be at most {DESCRIPTION_MAX_CHARS} characters"
+            ));
+        }
+        if raw
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+        {
+            return Err("must not contain control characters other than newlines and tabs".into());
+        }
+        Ok(Self(raw))
+    }
+}
+
+impl From<Description> for String {
+    fn from(description: Description) -> Self {
+        description.0
+    }
+}
+
+impl Description {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The fields a client sets, already valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskContent {
+    pub title: Title,
+    pub description: Description,
+    pub status: TaskStatus,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// A change to some fields; `due_at: Some(None)` clears the due date.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskPatch {
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub status: Option<TaskStatus>,
+    pub due_at: Option<Option<DateTime<Utc>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub title: Title,
+    pub description: Description,
+    pub status: TaskStatus,
+    pub due_at: Option<DateTime<Utc>>,
+    /// Starts at 1 and grows with every change.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Why a change was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadTransition {
+    pub from: TaskStatus,
+    pub to: TaskStatus,
+}
+
+impl fmt::Display for BadTransition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a task cannot go from {} to {}", self.from, self.to)?;
+        if self.from == TaskStatus::Done {
+            write!(f, ": reopen it first")?;
+        }
+        Ok(())
+    }
+}
+
+impl Task {
+    /// A new task owned by `owner`, version 1.
+    pub fn new(owner: Uuid, content: TaskContent, now: DateTime<Utc>) -> Self {
+        // Postgres keeps microseconds: a task must read back exactly as it was created.
+        let now = now.trunc_subsecs(6);
+        Self {
+            id: Uuid::now_v7(),
+            owner_id: owner,
+            title: content.title,
+            description: content.description,
+            status: content.status,
+            due_at: content.due_at.map(|due| due.trunc_subsecs(6)),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Replaces every client-set field (PUT).
+    pub fn replace(&self, content: TaskContent) -> Result<Self, BadTransition> {
+        self.apply(TaskPatch {
+            title: Some(content.title),
+            description: Some(content.description),
+            status: Some(content.status),
+            due_at: Some(content.due_at),
+        })
+    }
+
+    /// Changes the given fields (PATCH); the status move must be allowed.
+    pub fn apply(&self, patch: TaskPatch) -> Result<Self, BadTransition> {
+        let mut next = self.clone();
+        if let Some(status) = patch.status {
+            if !self.status.can_become(status) {
+                return Err(BadTransition {
+                    from: self.status,
+                    to: status,
+                });
+            }
+            next.status = status;
+        }
+        if let Some(title) = patch.title {
+            next.title = title;
+        }
+        if let Some(description) = patch.description {
+            next.description = description;
+        }
+        if let Some(due_at) = patch.due_at {
+            next.due_at = due_at.map(|due| due.trunc_subsecs(6));
+        }
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content(title: &str) -> TaskContent {
+        TaskContent {
+            title: Title::try_from(title.to_owned()).unwrap(),
+            description: Description::default(),
+            status: TaskStatus::Todo,
+            due_at: None,
+        }
+    }
+
+    #[test]
+    fn titles_are_trimmed_bounded_and_single_line() {
+        assert_eq!(
+            Title::try_from("  Buy milk ".to_owned()).unwrap().as_str(),
+            "Buy milk"
+        );
+        assert!(Title::try_from("   ".to_owned()).is_err());
+        assert!(Title::try_from("x".repeat(201)).is_err());
+        assert!(
+            Title::try_from("é".repeat(200)).is_ok(),
+            "characters, not bytes"
+        );
+        assert!(Title::try_from("two\nlines".to_owned()).is_err());
+    }
+
+    #[test]
+    fn descriptions_allow_newlines_but_not_other_control_characters() {
+        assert!(Description::try_from("line one\nline two\ttab".to_owned()).is_ok());
+        assert!(Description::try_from("bell\u{7}".to_owned()).is_err());
+        assert!(Description::try_from("x".repeat(10_001)).is_err());
+    }
+
+    #[test]
+    fn status_moves_are_explicit() {
+        use TaskStatus::*;
+        assert!(Todo.can_become(InProgress) && Todo.can_become(Done));
+        assert!(InProgress.can_become(Done) && InProgress.can_become(Todo));
+        assert!(Done.can_become(Todo), "reopen");
+        assert!(
+            !Done.can_become(InProgress),
+            "a done task is reopened first"
+        );
+        for status in [Todo, InProgress, Done] {
+            assert!(status.can_become(status));
+            assert_eq!(status.as_str().parse::<TaskStatus>(), Ok(status));
+        }
+    }
+
+    #[test]
+    fn patches_change_only_what_they_name_and_respect_transitions() {
+        let task = Task::new(Uuid::now_v7(), content("Write"), Utc::now());
+        let done = task
+            .apply(TaskPatch {
+                status: Some(TaskStatus::Done),
+                ..TaskPatch::default()
+            })
+            .unwrap();
+        assert_eq!(done.title, task.title);
+        assert_eq!(done.status, TaskStatus::Done);
+        let err = done
+            .apply(TaskPatch {
+                status: Some(TaskStatus::InProgress),
+                ..TaskPatch::default()
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("reopen it first"), "{err}");
+    }
+}

@@ -1,0 +1,502 @@
+//! Tasks over real HTTP against a real database: every route, every error status, paging,
+//! optimistic concurrency, idempotent creation and all-or-nothing bulk deletion.
+
+mod common;
+
+use common::{Session, TestEnv, TestServer, assert_problem};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn server() -> (TestEnv, TestServer) {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    (env, server)
+}
+
+async fn create(server: &TestServer, who: &Session, body: Value) -> Value {
+    let response = server.post("/tasks", Some(&who.access), body).await;
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+async fn call(
+    server: &TestServer,
+    who: &Session,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    server.call(method, path, &who.access, body).await
+}
+
+#[tokio::test]
+async fn a_task_goes_through_its_life() {
+    let (_env, server) = server().await;
+    let ada = server.signed_in("ada@example.com").await;
+    let task = create(
+        &server,
+        &ada,
+        json!({"title": "  Write notes ", "due_at": "2030-01-01T09:00:00Z"}),
+    )
+    .await;
+    assert_eq!(task["title"], "Write notes", "trimmed");
+    assert_eq!(task["status"], "todo");
+    assert_eq!(task["version"], 1);
+    let path = format!("/tasks/{}", task["id"].as_str().unwrap());
+
+    let got: Value = call(&server, &ada, Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got, task);
+
+    let replaced: Value = call(
+        &server,
+        &ada,
+        Method::PUT,
+        &path,
+        Some(json!({
+            "title": "Write release notes", "description": "for 1.0", "status": "in_progress",
+            "due_at": null, "version": 1,
+        })),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(replaced["version"], 2);
+    assert_eq!(replaced["due_at"], Value::Null);
+
+    let patched: Value = call(
+        &server,
+        &ada,
+        Method::PATCH,
+        &path,
+        Some(json!({"description": "for 1.0.0", "version": 2})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(patched["title"], "Write release notes", "untouched");
+    assert_eq!(patched["description"], "for 1.0.0");
+
+    let done = call(&server, &ada, Method::POST, &format!("{path}/done"), None).await;
+    assert_eq!(done.status(), 200);
+    let done: Value = done.json().await.unwrap();
+    assert_eq!(done["status"], "done");
+    let again: Value = call(&server, &ada, Method::POST, &format!("{path}/done"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["version"], done["version"],
+        "done twice changes nothing"
+    );
+
+    let reopened: Value = call(
+        &server,
+        &ada,
+        Method::PATCH,
+        &path,
+        Some(json!({"status": "todo", "version": done["version"]})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(reopened["status"], "todo");
+
+    assert_eq!(
+        call(&server, &ada, Method::DELETE, &path, None)
+            .await
+            .status(),
+        204
+    );
+    assert_problem(call(&server, &ada, Method::GET, &path, None).await, 404).await;
+}
+
+#[tokio::test]
+async fn other_peoples_tasks_are_404_and_admins_see_them() {
+    let (_env, server) = server().await;
+    let ada = server.signed_in("ada@example.com").await;
+    let bob = server.signed_in("bob@example.com").await;
+    let task = create(&server, &ada, json!({"title": "Private"})).await;
+    let path = format!("/tasks/{}", task["id"].as_str().unwrap());
+    for (method, path, body) in [
+        (Method::GET, path.clone(), None),
+        (
+            Method::PUT,
+            path.clone(),
+            Some(
+                json!({"title": "x", "description": "", "status": "todo", "due_at": null, "version": 1}),
+            ),
+        ),
+        (
+            Method::PATCH,
+            path.clone(),
+            Some(json!({"title": "x", "version": 1})),
+        ),
+        (Method::POST, format!("{path}/done"), None),
+        (Method::DELETE, path.clone(), None),
+    ] {
+        let response = call(&server, &bob, method.clone(), &path, body).await;
+        assert_problem(response, 404).await;
+    }
+    let listed: Value = call(&server, &bob, Method::GET, "/tasks", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"], json!([]));
+    let admin = server.admin("admin@example.com").await;
+    assert_eq!(
+        call(&server, &admin, Method::GET, &path, None)
+            .await
+            .status(),
+        200
+    );
+    // Untouched by Bob's attempts.
+    let still: Value = call(&server, &ada, Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still, task);
+    assert_problem(server.get("/tasks").await, 401).await;
+}
+
+#[tokio::test]
+async fn stale_versions_and_forbidden_moves_are_409() {
+    let (_env, server) = server().await;
+    let ada = server.signed_in("ada@example.com").await;
+    let task = create(&server, &ada, json!({"title": "Race"})).await;
+    let path = format!("/tasks/{}", task["id"].as_str().unwrap());
+    let first = call(
+        &server,
+        &ada,
+        Method::PATCH,
+        &path,
+        Some(json!({"title": "First", "version": 1})),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    let lost = call(
+        &server,
+        &ada,
+        Method::PATCH,
+        &path,
+        Some(json!({"title": "Lost update", "version": 1})),
+    )
+    .await;
+    let body = assert_problem(lost, 409).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("version 2"),
+        "{body}"
+    );
+    call(&server, &ada, Method::POST, &format!("{path}/done"), None).await;
+    let skip = call(
+        &server,
+        &ada,
+        Method::PATCH,
+        &path,
+        Some(json!({"status": "in_progress", "version": 3})),
+    )
+    .await;
+    let body = assert_problem(skip, 409).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("reopen"),
+        "{body}"
+    );
+    let stored: Value = call(&server, &ada, Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["title"], "First");
+    assert_eq!(stored["status"], "done");
+}
+
+#[tokio::test]
+async fn invalid_tasks_are_422_naming_the_field_and_nothing_is_stored() {
+    let (_env, server) = server().await;
+    let ada = server.signed_in("ada@example.com").await;
+    let cases = [
+        (json!({"title": ""}), "title"),
+        (json!({"title": "   "}), "title"),
+        (json!({"title": "x".repeat(201)}), "title"),
+        (json!({"title": "two\nlines"}), "title"),
+        (
+            json!({"title": "ok", "description": "x".repeat(10_001)}),
+            "description",
+        ),
+        (json!({"title": "ok", "status": "archived"}), "status"),
+        (json!({"title": "ok", "due_at": "tomorrow"}), "due_at"),
+        (json!({"title": "ok", "owner_id": "someone"}), "owner_id"),
+        (json!({"title": 7}), "title"),
+    ];
+    for (body, field) in cases {
+        let response = server.post("/tasks", Some(&ada.access), body.clone()).await;
+        let problem = assert_problem(response, 422).await;
+        assert!(
+            problem["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field),
+            "{body} should name {field}: {problem}"
+        );
+    }
+    let task = create(&server, &ada, json!({"title": "ok"})).await;
+    let path = format!("/tasks/{}", task["id"].as_str().unwrap());
+    let no_version = call(
+        &server,
+        &ada,
+        Method::PATCH,
+        &path,
+        Some(json!({"title": "x"})),
+    )
+    .await;
+    assert_problem(no_version, 422).await;
+    assert_problem(
+        call(&server, &ada, Method::GET, "/tasks/not-a-uuid", None).await,
+        400,
+    )
+    .await;
+    let listed: Value = call(&server, &ada, Method::GET, "/tasks", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn hostile_titles_are_stored_and_returned_verbatim() {
+    let (_env, server) = server().await;
+    let ada = server.signed_in("ada@example.com").await;
+    let title = "<img src=x onerror=alert(1)>'); DELETE FROM tasks; --";
+    let task = create(
+        &server,
+        &ada,
+        json!({"title": title, "description": "\"quoted\" \\ backslash"}),
+    )
+    .await;
+    assert_eq!(task["title"], title);
+    let listed: Value = call(&server, &ada, Method::GET, "/tasks", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["title"], title);
+}
+
+async fn titles(server: &TestServer, who: &Session, query: &str) -> (Vec<String>, Option<String>) {
+    let response = call(server, who, Method::GET, &format!("/tasks?{query}"), None).await;
+    assert_eq!(response.status(), 200, "{query}");
+    let page: Value = response.json().await.unwrap();
+    let titles = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect();
+    (titles, page["next_cursor"].as_str().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn lists_filter_sort_and_page_by_offset_and_by_cursor_alike() {
+    let (_env, server) = server().await;
+    let ada = server.signed_in("ada@example.com").await;
+    for (n, title) in ["delta", "alpha", "echo", "charlie", "bravo"]
+        .iter()
+        .enumerate()
+    {
+        let status = if n % 2 == 0 { "todo" } else { "done" };
+        create(&server, &ada, json!({"title": title, "status": status, "due_at": format!("2030-01-0{}T00:00:00Z", n + 1)})).await;
+    }
+    let bob = server.signed_in("bob@example.com").await;
+    create(&server, &bob, json!({"title": "bob's"})).await;
+
+    let (all, _) = titles(&server, &ada, "sort=title&direction=asc&limit=100").await;
+    assert_eq!(all, ["alpha", "bravo", "charlie", "delta", "echo"]);
+    let (newest, _) = titles(&server, &ada, "limit=2").await;
+    assert_eq!(newest, ["bravo", "charlie"], "default: newest first");
+    let (todo, _) = titles(&server, &ada, "status=todo&sort=title&direction=asc").await;
+    assert_eq!(todo, ["bravo", "delta", "echo"]);
+    let (due, _) = titles(
+        &server,
+        &ada,
+        "sort=due_at&direction=asc&due_after=2030-01-02T00:00:00Z&due_before=2030-01-04T00:00:00Z",
+    )
+    .await;
+    assert_eq!(due, ["alpha", "echo"]);
+
+    // Walk by cursor, two at a time; the pages equal the offset pages.
+    let mut by_cursor = Vec::new();
+    let mut query = "sort=title&direction=desc&limit=2".to_owned();
+    let mut pages = 0;
+    loop {
+        let (page, next) = titles(&server, &ada, &query).await;
+        let offset = pages * 2;
+        let (by_offset, _) = titles(
+            &server,
+            &ada,
+            &format!("sort=title&direction=desc&limit=2&offset={offset}"),
+        )
+        .await;
+        assert_eq!(page, by_offset);
+        by_cursor.extend(page);
+        pages += 1;
+        match next {
+            Some(cursor) => query = format!("sort=title&direction=desc&limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(by_cursor, ["echo", "delta", "charlie", "bravo", "alpha"]);
+    assert_eq!(pages, 3);
+}
+
+#[tokio::test]
+async fn bad_list_parameters_are_400_or_422() {
+    let (_env, server) = server().await;
+    let ada = server.signed_in("ada@example.com").await;
+    for _ in 0..3 {
+        create(&server, &ada, json!({"title": "t"})).await;
+    }
+    let (_, cursor) = titles(&server, &ada, "limit=1").await;
+    let cursor = cursor.unwrap();
+    for (query, status) in [
+        ("limit=0", 422),
+        ("limit=101", 422),
+        ("offset=-1", 422),
+        ("status=archived", 422),
+        ("sort=owner", 422),
+        ("unknown=1", 422),
+        ("offset=1&cursor=abc", 422),
+        ("cursor=not-a-cursor", 400),
+        (&format!("cursor={cursor}&direction=asc") as &str, 400),
+        (&format!("cursor={cursor}&sort=title") as &str, 400),
+    ] {
+        let response = call(&server, &ada, Method::GET, &format!("/tasks?{query}"), None).await;
+        assert_problem(response, status).await;
+    }
+}
+
+#[tokio::test]
+async fn one_idempotency_key_replays_the_first_response() {
+    let (_env, server) = server().await;
+    let ada = server.signed_in("ada@example.com").await;
+    let post = |key: &str, body: Value| {
+        server
+            .client
+            .post(server.url("/tasks"))
+            .bearer_auth(&ada.access)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let first = post("key-1", json!({"title": "Once"})).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    // The same body, formatted differently, replays the stored response.
+    let again = post("key-1", json!({"title": "Once"})).await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    // The same key with another body is refused.
+    let other = post("key-1", json!({"title": "Twice?"})).await.unwrap();
+    assert_problem(other, 422).await;
+    // Keys are per user: Bob's "key-1" is his own.
+    let bob = server.signed_in("bob@example.com").await;
+    let bobs = server
+        .client
+        .post(server.url("/tasks"))
+        .bearer_auth(&bob.access)
+        .header("idempotency-key", "key-1")
+        .json(&json!({"title": "Once"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bobs.status(), 201);
+    let bad_key = post("with space", json!({"title": "x"})).await.unwrap();
+    assert_problem(bad_key, 400).await;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks")
+        .fetch_one(&server.state().db)
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
+}
+
+/// 100 clients send the same request with the same key at once: exactly one task exists
+/// afterwards, and every client got the same response.
+#[tokio::test]
+async fn a_hundred_concurrent_requests_with_one_key_make_one_task() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[("DATABASE_MAX_CONNECTIONS", "10")])).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let requests = (0..100).map(|_| {
+        server
+            .client
+            .post(server.url("/tasks"))
+            .bearer_auth(&ada.access)
+            .header("idempotency-key", "checkout-42")
+            .json(&json!({"title": "Pay"}))
+            .send()
+    });
+    let responses = futures::future::join_all(requests).await;
+    let mut bodies = Vec::new();
+    for response in responses {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 201);
+        bodies.push(response.json::<Value>().await.unwrap());
+    }
+    assert!(
+        bodies.iter().all(|b| *b == bodies[0]),
+        "identical responses"
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks")
+        .fetch_one(&server.state().db)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn bulk_delete_is_one_transaction() {
+    let (_env, server) = server().await;
+    let ada = server.signed_in("ada@example.com").await;
+    let bob = server.signed_in("bob@example.com").await;
+    let a1 = create(&server, &ada, json!({"title": "a1"})).await;
+    let a2 = create(&server, &ada, json!({"title": "a2"})).await;
+    let b1 = create(&server, &bob, json!({"title": "b1"})).await;
+    // Ada's two deletes run first, then Bob's task fails the third: all rolled back.
+    let mixed = server
+        .post(
+            "/tasks/bulk-delete",
+            Some(&ada.access),
+            json!({"ids": [a1["id"], a2["id"], b1["id"]]}),
+        )
+        .await;
+    assert_problem(mixed, 404).await;
+    let (left, _) = titles(&server, &ada, "sort=title&direction=asc").await;
+    assert_eq!(left, ["a1", "a2"], "nothing was deleted");
+    assert_problem(
+        server
+            .post("/tasks/bulk-delete", Some(&ada.access), json!({"ids": []}))
+            .await,
+        422,
+    )
+    .await;
+    let mine = server
+        .post(
+            "/tasks/bulk-delete",
+            Some(&ada.access),
+            json!({"ids": [a1["id"], a2["id"]]}),
+        )
+        .await;
+    assert_eq!(mine.status(), 204);
+    let (left, _) = titles(&server, &ada, "").await;
+    assert!(left.is_empty());
+}
