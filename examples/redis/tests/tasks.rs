@@ -500,3 +500,71 @@ async fn bulk_delete_is_one_transaction() {
     let (left, _) = titles(&server, &ada, "").await;
     assert!(left.is_empty());
 }
+
+/// The N+1 guard: a page of twenty tasks costs two statements (authentication and the page),
+/// not one more per task. Day 19 shows how to find such statements in the query log.
+#[tokio::test]
+async fn a_page_of_tasks_costs_two_statements_however_many_tasks_it_holds() {
+    let (_env, server) = server().await;
+    let ada = server.signed_in("ada@example.com").await;
+    for n in 0..20 {
+        create(&server, &ada, json!({ "title": format!("task {n}") })).await;
+    }
+    server.state().audit.flush().await;
+
+    let statements = common::StatementCounter::start();
+    let page = call(&server, &ada, Method::GET, "/tasks?limit=20", None).await;
+    assert_eq!(page.status(), 200);
+    let page: Value = page.json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 20);
+    assert_eq!(statements.count(), 2, "authentication and the page");
+}
+
+/// The error statuses of PUT and POST not covered above: stale and incomplete replacements,
+/// malformed ids and bodies, oversized bodies.
+#[tokio::test]
+async fn put_and_post_refuse_what_they_cannot_take() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[("HTTP_BODY_LIMIT_BYTES", "65536")])).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let task = create(&server, &ada, json!({"title": "v1"})).await;
+    let path = format!("/tasks/{}", task["id"].as_str().unwrap());
+    let full = |title: &str, version: i64| json!({"title": title, "description": "", "status": "todo", "due_at": null, "version": version});
+    assert_eq!(
+        call(&server, &ada, Method::PUT, &path, Some(full("v2", 1)))
+            .await
+            .status(),
+        200
+    );
+    let stale = call(&server, &ada, Method::PUT, &path, Some(full("lost", 1))).await;
+    assert_problem(stale, 409).await;
+    let incomplete = call(
+        &server,
+        &ada,
+        Method::PUT,
+        &path,
+        Some(json!({"title": "x", "version": 2})),
+    )
+    .await;
+    assert_problem(incomplete, 422).await;
+    let bad_id = call(&server, &ada, Method::PUT, "/tasks/42", Some(full("x", 1))).await;
+    assert_problem(bad_id, 400).await;
+    let not_json = server
+        .client
+        .post(server.url("/tasks"))
+        .bearer_auth(&ada.access)
+        .header("content-type", "application/json")
+        .body("{\"title\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(not_json, 400).await;
+    let huge = json!({"title": "big", "description": "x".repeat(100_000)});
+    assert_problem(server.post("/tasks", Some(&ada.access), huge).await, 413).await;
+    let stored: Value = call(&server, &ada, Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["title"], "v2");
+}

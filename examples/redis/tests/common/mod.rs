@@ -388,6 +388,40 @@ impl TestServer {
     }
 }
 
+/// Counts the SQL statements SQLx runs on this thread while it lives (SQLx reports each one as
+/// a `sqlx::query` event). A `#[tokio::test]` runtime has one thread, so that is every
+/// statement the server runs for the test's requests: the N+1 guard.
+pub struct StatementCounter {
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl StatementCounter {
+    pub fn start() -> Self {
+        use tracing_subscriber::layer::SubscriberExt;
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry().with(CountStatements(count.clone()));
+        Self {
+            count,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+struct CountStatements(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountStatements {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
 /// Asserts that `response` carries the one problem+json error body, and returns it.
 pub async fn assert_problem(response: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(response.status().as_u16(), status, "status");
