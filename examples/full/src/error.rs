@@ -70,6 +70,12 @@ impl From<sqlx::Error> for AppError {
                 detail: "the database is busy, try again shortly".into(),
                 retry_after: Some(Duration::from_secs(1)),
             },
+            // Class 22 (data exception: a value out of range, a NUL byte in text, ...) can only
+            // come from a value the client sent that slipped past validation: their mistake.
+            sqlx::Error::Database(db) if db.code().is_some_and(|code| code.starts_with("22")) => {
+                tracing::warn!(error = %db, "the database refused a value from the request");
+                Self::BadRequest("a value in the request is out of range or malformed".into())
+            }
             // 57014: cancelled by `statement_timeout` (DATABASE_STATEMENT_TIMEOUT_MS).
             sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => {
                 tracing::warn!(error = %db, "a statement ran past the statement timeout");

@@ -402,7 +402,16 @@ async fn one_idempotency_key_replays_the_first_response() {
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
     // The same body, formatted differently, replays the stored response.
-    let again = post("key-1", json!({"title": "Once"})).await.unwrap();
+    let again = server
+        .client
+        .post(server.url("/tasks"))
+        .bearer_auth(&ada.access)
+        .header("idempotency-key", "key-1")
+        .header("content-type", "application/json")
+        .body("{ \"title\" :   \"Once\" }")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 201);
     assert_eq!(again.json::<Value>().await.unwrap(), first);
     // The same key with another body is refused.
@@ -567,4 +576,37 @@ async fn put_and_post_refuse_what_they_cannot_take() {
         .await
         .unwrap();
     assert_eq!(stored["title"], "v2");
+}
+
+/// Values no task could hold are refused with 400/422 before or at the database, never 500.
+#[tokio::test]
+async fn out_of_range_values_are_client_errors() {
+    let (_env, server) = server().await;
+    let ada = server.signed_in("ada@example.com").await;
+    let ancient = server
+        .post(
+            "/tasks",
+            Some(&ada.access),
+            json!({"title": "old", "due_at": "-5000-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_problem(ancient, 422).await;
+    let query = call(
+        &server,
+        &ada,
+        Method::GET,
+        "/tasks?due_after=%2B20000-01-01T00:00:00Z",
+        None,
+    )
+    .await;
+    assert_problem(query, 422).await;
+    let task = create(&server, &ada, json!({"title": "t"})).await;
+    let twice = server
+        .post(
+            "/tasks/bulk-delete",
+            Some(&ada.access),
+            json!({"ids": [task["id"], task["id"]]}),
+        )
+        .await;
+    assert_problem(twice, 422).await;
 }

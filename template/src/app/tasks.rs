@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::access::ensure_owner_or_admin;
 use crate::{
     domain::{
-        task::{Task, TaskContent, TaskPatch, TaskStatus},
+        task::{Task, TaskContent, TaskPatch, TaskStatus, Title},
         user::Caller,
     },
     error::AppError,
@@ -67,7 +67,7 @@ pub struct ListQuery {
 
 /// The sort value and id of the last row of a page. Opaque to clients: base64url JSON that
 /// also records the ordering it belongs to, so it cannot be used with another one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub sort: SortKey,
     pub direction: Direction,
@@ -75,11 +75,21 @@ pub struct Cursor {
     pub id: Uuid,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+/// The sort value, typed by the sort it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CursorKey {
     Time(DateTime<Utc>),
-    Text(String),
+    Text(Title),
+}
+
+/// The cursor as sent: the key is always a string, read back according to `sort`, so a
+/// title that looks like a date is still a title.
+#[derive(Serialize, Deserialize)]
+struct RawCursor {
+    sort: SortKey,
+    direction: Direction,
+    key: String,
+    id: Uuid,
 }
 
 impl Cursor {
@@ -87,7 +97,7 @@ impl Cursor {
         let key = match sort {
             SortKey::CreatedAt => CursorKey::Time(task.created_at),
             SortKey::DueAt => CursorKey::Time(task.due_at.unwrap_or(task.created_at)),
-            SortKey::Title => CursorKey::Text(task.title.as_str().to_owned()),
+            SortKey::Title => CursorKey::Text(task.title.clone()),
         };
         Self {
             sort,
@@ -98,26 +108,52 @@ impl Cursor {
     }
 
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+        let raw = RawCursor {
+            sort: self.sort,
+            direction: self.direction,
+            key: match &self.key {
+                CursorKey::Time(time) => time.to_rfc3339(),
+                CursorKey::Text(title) => title.as_str().to_owned(),
+            },
+            id: self.id,
+        };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&raw).unwrap_or_default())
     }
 
-    /// 400 for anything that is not a cursor we made for this ordering.
+    /// 400 for anything that is not a cursor we made for this ordering, including keys that
+    /// could not have come from a stored task (a title breaking the title rules, a time out
+    /// of range), so nothing a client invents reaches the database.
     pub fn decode(raw: &str, sort: SortKey, direction: Direction) -> Result<Self, AppError> {
         let invalid = || AppError::BadRequest("the cursor is not valid".into());
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
-        let cursor: Self = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-        let key_fits = matches!(
-            (&cursor.key, cursor.sort),
-            (CursorKey::Text(_), SortKey::Title)
-                | (CursorKey::Time(_), SortKey::CreatedAt | SortKey::DueAt)
-        );
-        if cursor.sort != sort || cursor.direction != direction || !key_fits {
+        let raw: RawCursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        if raw.sort != sort || raw.direction != direction {
             return Err(AppError::BadRequest(
                 "the cursor belongs to another sort order: keep `sort` and `direction` while paging".into(),
             ));
         }
-        Ok(cursor)
+        let key = match sort {
+            SortKey::CreatedAt | SortKey::DueAt => DateTime::parse_from_rfc3339(&raw.key)
+                .ok()
+                .map(|time| time.with_timezone(&Utc))
+                .filter(in_database_range)
+                .map(CursorKey::Time),
+            SortKey::Title => Title::try_from(raw.key).ok().map(CursorKey::Text),
+        }
+        .ok_or_else(invalid)?;
+        Ok(Self {
+            sort,
+            direction,
+            key,
+            id: raw.id,
+        })
     }
+}
+
+/// Years 1 to 9999: what a client may send as a time. Postgres stores wider ranges, but
+/// nobody means year -5000, and refusing it here keeps such values from reaching SQL.
+pub fn in_database_range(time: &DateTime<Utc>) -> bool {
+    (1..=9999).contains(&chrono::Datelike::year(time))
 }
 
 #[derive(Debug, Clone)]
@@ -260,7 +296,14 @@ impl TaskService {
                 ..TaskPatch::default()
             })
             .map_err(|e| AppError::Conflict(e.to_string()))?;
-        self.write(next).await
+        match self.write(next).await {
+            // Someone changed it meanwhile; if that someone marked it done, so are we.
+            Err(AppError::Conflict(reason)) => match self.repo.get(id).await? {
+                Some(now) if now.status == TaskStatus::Done => Ok(now),
+                _ => Err(AppError::Conflict(reason)),
+            },
+            outcome => outcome,
+        }
     }
 
     pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), AppError> {
@@ -523,6 +566,23 @@ mod tests {
         assert!(Cursor::decode(&raw, SortKey::Title, Direction::Desc).is_err());
         assert!(Cursor::decode(&raw, SortKey::CreatedAt, Direction::Asc).is_err());
         assert!(Cursor::decode("bm90IGpzb24", SortKey::Title, Direction::Asc).is_err());
+        // A title that looks like a time is still a title.
+        let dated = Task::new(Uuid::now_v7(), content("2030-01-01T00:00:00Z"), Utc::now());
+        let cursor = Cursor::after(&dated, SortKey::Title, Direction::Asc);
+        assert_eq!(
+            Cursor::decode(&cursor.encode(), SortKey::Title, Direction::Asc).unwrap(),
+            cursor
+        );
+        // Keys no stored task could have are refused before they reach SQL.
+        let forged = |key: &str| {
+            let raw = serde_json::json!({"sort": "title", "direction": "asc", "key": key, "id": Uuid::nil()});
+            URL_SAFE_NO_PAD.encode(raw.to_string())
+        };
+        assert!(Cursor::decode(&forged("nul\u{0}byte"), SortKey::Title, Direction::Asc).is_err());
+        assert!(Cursor::decode(&forged(&"x".repeat(500)), SortKey::Title, Direction::Asc).is_err());
+        let ancient = serde_json::json!({"sort": "created_at", "direction": "asc", "key": "-5000-01-01T00:00:00Z", "id": Uuid::nil()});
+        let ancient = URL_SAFE_NO_PAD.encode(ancient.to_string());
+        assert!(Cursor::decode(&ancient, SortKey::CreatedAt, Direction::Asc).is_err());
         assert!(Cursor::decode("%%%", SortKey::Title, Direction::Asc).is_err());
     }
 }

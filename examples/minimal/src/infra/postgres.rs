@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use opentelemetry::KeyValue;
 use secrecy::ExposeSecret;
 use sqlx::{
-    PgPool, Postgres,
+    Connection, PgConnection, PgPool, Postgres,
     migrate::{MigrateDatabase, Migrator},
     postgres::{PgConnectOptions, PgPoolOptions},
 };
@@ -40,10 +40,19 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     .context("timed out connecting to Postgres (DATABASE_URL)")?
     .context("could not connect to Postgres (DATABASE_URL)")?;
     if config.migrate {
+        // On a connection of its own without the statement timeout: building an index on a
+        // large table may rightly take longer than any request should.
+        let options: PgConnectOptions = url
+            .parse()
+            .context("DATABASE_URL is not a valid Postgres URL")?;
+        let mut conn = PgConnection::connect_with(&options)
+            .await
+            .context("could not connect to Postgres to migrate (DATABASE_URL)")?;
         MIGRATOR
-            .run(&pool)
+            .run(&mut conn)
             .await
             .context("could not apply the database migrations")?;
+        conn.close().await?;
     }
     Ok(pool)
 }

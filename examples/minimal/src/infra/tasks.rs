@@ -253,7 +253,7 @@ fn list_query(query: &ListQuery) -> QueryBuilder<Postgres> {
         sql.push(format!(" AND ({column}, id) {after} ("));
         match &cursor.key {
             CursorKey::Time(time) => sql.push_bind(*time),
-            CursorKey::Text(text) => sql.push_bind(text.clone()),
+            CursorKey::Text(title) => sql.push_bind(title.as_str().to_owned()),
         };
         sql.push(", ").push_bind(cursor.id).push(")");
     }

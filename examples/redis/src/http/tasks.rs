@@ -16,7 +16,9 @@ use validator::{Validate, ValidationError};
 use super::extract::{Authorized, ValidJson, ValidQuery};
 use crate::{
     AppState,
-    app::tasks::{Cursor, Direction, ListQuery, MAX_PAGE, PageStart, SortKey, TaskFilter},
+    app::tasks::{
+        Cursor, Direction, ListQuery, MAX_PAGE, PageStart, SortKey, TaskFilter, in_database_range,
+    },
     domain::task::{Description, Task, TaskContent, TaskPatch, TaskStatus, Title},
     error::{AppError, FieldError, Problem},
 };
@@ -43,6 +45,7 @@ fn content(
     status: Option<TaskStatus>,
     due_at: Option<DateTime<Utc>>,
 ) -> Result<TaskContent, AppError> {
+    check_time("due_at", due_at)?;
     let title = Title::try_from(title)
         .map_err(|m| AppError::Validation(vec![FieldError::new("title", m)]))?;
     let description = Description::try_from(description.unwrap_or_default())
@@ -114,9 +117,34 @@ where
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkDeleteRequest {
-    /// 1 to 100 ids of the caller's tasks.
-    #[validate(length(min = 1, max = 100, message = "must hold 1 to 100 ids"))]
+    /// 1 to 100 distinct ids of the caller's tasks.
+    #[validate(
+        length(min = 1, max = 100, message = "must hold 1 to 100 ids"),
+        custom(function = "distinct")
+    )]
     pub ids: Vec<Uuid>,
+}
+
+fn distinct(ids: &[Uuid]) -> Result<(), ValidationError> {
+    let unique: std::collections::HashSet<&Uuid> = ids.iter().collect();
+    if unique.len() == ids.len() {
+        Ok(())
+    } else {
+        Err(ValidationError::new("distinct").with_message("must not repeat an id".into()))
+    }
+}
+
+/// 422 for a time no task could have (years outside 1..=9999), before it reaches SQL.
+fn check_time(field: &str, time: Option<DateTime<Utc>>) -> Result<(), AppError> {
+    match time {
+        Some(time) if !in_database_range(&time) => {
+            Err(AppError::Validation(vec![FieldError::new(
+                field,
+                "must be between the years 1 and 9999",
+            )]))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
@@ -211,6 +239,8 @@ pub async fn list_tasks(
     auth: Authorized,
     ValidQuery(params): ValidQuery<ListParams>,
 ) -> Result<Json<TaskPageResponse>, AppError> {
+    check_time("due_after", params.due_after)?;
+    check_time("due_before", params.due_before)?;
     let sort = params.sort.unwrap_or(SortKey::CreatedAt);
     let direction = params.direction.unwrap_or(Direction::Desc);
     let limit = params.limit.unwrap_or(20);
@@ -374,6 +404,7 @@ pub async fn patch_task(
     Path(id): Path<Uuid>,
     ValidJson(body): ValidJson<PatchTaskRequest>,
 ) -> Result<Json<TaskResponse>, AppError> {
+    check_time("due_at", body.due_at.flatten())?;
     let invalid =
         |field: &str, message: String| AppError::Validation(vec![FieldError::new(field, message)]);
     let patch = TaskPatch {
