@@ -381,6 +381,9 @@ cmd_docs_offline() {
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   db_url="${DATABASE_URL%/*}/kit_docs_$$"
   say "serving the full variant on 127.0.0.1:$port and opening /docs in Chromium"
+  # As `just run` does: .env from .env.example (its development secrets); the variables
+  # given here win over it.
+  cp "$dir/.env.example" "$dir/.env"
   (cd "$dir" && APP_ADDR="127.0.0.1:$port" DATABASE_URL="$db_url" LOG_LEVEL=warn \
     exec "$CARGO_TARGET_DIR/debug/$NAME") &
   pid=$!
