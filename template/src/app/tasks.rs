@@ -20,8 +20,6 @@ use crate::{
     error::AppError,
 };
 
-/// The largest page; larger `limit`s are refused (422), never silently cut.
-pub const MAX_PAGE: i64 = 100;
 /// How long a stored `Idempotency-Key` response is replayed.
 pub const IDEMPOTENCY_TTL: chrono::Duration = chrono::Duration::hours(24);
 

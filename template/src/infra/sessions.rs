@@ -137,17 +137,6 @@ impl SessionRepository for PgSessionRepository {
         Ok(())
     }
 
-    async fn revoke_family(&self, family_id: Uuid) -> Result<(), AppError> {
-        sqlx::query!(
-            "UPDATE refresh_tokens SET revoked_at = now()
-             WHERE family_id = $1 AND revoked_at IS NULL",
-            family_id,
-        )
-        .execute(&self.0)
-        .await?;
-        Ok(())
-    }
-
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<(), AppError> {
         let mut tx = self.0.begin().await?;
         sqlx::query!(

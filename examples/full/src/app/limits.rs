@@ -78,14 +78,6 @@ impl AuthLimiter {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }
-
-    pub fn len(&self) -> usize {
-        self.limiter.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.limiter.is_empty()
-    }
 }
 
 #[cfg(test)]

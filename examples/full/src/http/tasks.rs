@@ -16,8 +16,9 @@ use validator::{Validate, ValidationError};
 use super::extract::{Authorized, ValidJson, ValidQuery};
 use crate::{
     AppState,
-    app::tasks::{
-        Cursor, Direction, ListQuery, MAX_PAGE, PageStart, SortKey, TaskFilter, in_database_range,
+    app::{
+        MAX_PAGE,
+        tasks::{Cursor, Direction, ListQuery, PageStart, SortKey, TaskFilter, in_database_range},
     },
     domain::task::{Description, Task, TaskContent, TaskPatch, TaskStatus, Title},
     error::{AppError, FieldError, Problem},

@@ -129,12 +129,13 @@ impl AuthService {
         self.limit(origin, None, Action::Refresh)?;
         let presented = hash_refresh(refresh_token);
         let next = RefreshSecret::generate()?;
+        let expires_at = self.tokens.refresh_expiry();
         let stored_next = NewRefreshToken {
             id: Uuid::now_v7(),
             family_id: Uuid::nil(),
             user_id: Uuid::nil(),
             hash: next.hash,
-            expires_at: self.tokens.refresh_expiry(),
+            expires_at,
         };
         match self
             .sessions
@@ -147,13 +148,7 @@ impl AuthService {
                 ..
             } => {
                 let access = self.tokens.issue_access(user_id, session_epoch)?;
-                Ok(Session {
-                    access_token: access.token,
-                    access_expires_in: self.tokens.access_ttl_secs(),
-                    refresh_token: next.value,
-                    refresh_expires_in: (self.tokens.refresh_expiry() - chrono::Utc::now())
-                        .num_seconds(),
-                })
+                Ok(self.session(access.token, next.value, expires_at))
             }
             Rotation::Reused { user_id, family_id } => {
                 tracing::warn!(%user_id, %family_id, "a used refresh token was presented again: family revoked");
@@ -264,12 +259,21 @@ impl AuthService {
             // The account was disabled, or all its sessions ended, while this login ran.
             return Err(AppError::Unauthorized(BAD_CREDENTIALS.into()));
         }
-        Ok(Session {
-            access_token: access.token,
+        Ok(self.session(access.token, refresh.value, expires_at))
+    }
+
+    fn session(
+        &self,
+        access_token: String,
+        refresh_token: String,
+        refresh_expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Session {
+        Session {
+            access_token,
             access_expires_in: self.tokens.access_ttl_secs(),
-            refresh_token: refresh.value,
-            refresh_expires_in: (expires_at - chrono::Utc::now()).num_seconds(),
-        })
+            refresh_token,
+            refresh_expires_in: (refresh_expires_at - chrono::Utc::now()).num_seconds(),
+        }
     }
 
     fn limit(

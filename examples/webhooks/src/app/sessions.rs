@@ -58,8 +58,6 @@ pub trait SessionRepository: Send + Sync {
     /// Revokes the family of the token with hash `presented`, if `user_id` owns it.
     async fn revoke_family_of(&self, user_id: Uuid, presented: &[u8]) -> Result<(), AppError>;
 
-    async fn revoke_family(&self, family_id: Uuid) -> Result<(), AppError>;
-
     /// Ends every session of the user at once: bumps the session epoch (voiding all access
     /// tokens) and revokes every refresh token, in one transaction holding the user's row, so
     /// no refresh or login running concurrently can slip a live token past it.

@@ -5,7 +5,7 @@ use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
-    http::{Request, Response, StatusCode, header},
+    http::{Request, Response, StatusCode},
     response::IntoResponse,
 };
 use governor::middleware::NoOpMiddleware;
@@ -16,7 +16,10 @@ use tower_governor::{
 };
 
 use super::extract::client_ip;
-use crate::{config::RateLimitConfig, error::Problem};
+use crate::{
+    config::RateLimitConfig,
+    error::{AppError, Problem},
+};
 
 /// Keys the limit by client IP, trusting `X-Forwarded-For` only as far as configured.
 #[derive(Debug, Clone, Copy)]
@@ -52,15 +55,10 @@ pub fn layer(config: &ApiLimit) -> GovernorLayer<ClientIpKey, NoOpMiddleware, Bo
 
 fn problem(error: GovernorError) -> Response<Body> {
     match error {
-        GovernorError::TooManyRequests { wait_time, .. } => {
-            let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
-                .with_detail("too many requests from this address, slow down")
-                .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, wait_time.max(1).into());
-            response
+        GovernorError::TooManyRequests { wait_time, .. } => AppError::TooManyRequests {
+            retry_after: Duration::from_secs(wait_time),
         }
+        .into_response(),
         GovernorError::UnableToExtractKey | GovernorError::Other { .. } => {
             tracing::error!(
                 "the rate limiter found no client address: serve with into_make_service_with_connect_info"

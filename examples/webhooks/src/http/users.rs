@@ -16,13 +16,10 @@ use super::{
 };
 use crate::{
     AppState,
-    app::users::UserChange,
+    app::{MAX_PAGE, users::UserChange},
     domain::user::Role,
     error::{AppError, Problem},
 };
-
-/// The largest page `limit` accepted; larger values are refused with 422, not silently cut.
-pub const MAX_PAGE: i64 = 100;
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]

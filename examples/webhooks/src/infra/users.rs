@@ -88,16 +88,17 @@ impl UserRepository for PgUserRepository {
         else {
             return Ok(None);
         };
+        let user = User::try_from(UserRow {
+            id: row.id,
+            email: row.email,
+            display_name: row.display_name,
+            role: row.role,
+            disabled: row.disabled,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })?;
         Ok(Some(Credentials {
-            user: User {
-                id: row.id,
-                email: row.email,
-                display_name: row.display_name,
-                role: parse_role(&row.role)?,
-                disabled: row.disabled,
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-            },
+            user,
             password: StoredHash {
                 phc: row.password_hash,
                 pepper_id: row.pepper_id,
