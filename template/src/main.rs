@@ -1,15 +1,18 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use futures::FutureExt;
 use tokio::net::TcpListener;
 
 use {{crate_name}}::app::audit::SecurityEvent;
 use {{crate_name}}::app::audit::SecurityEventStore;
+use {{crate_name}}::app::jobs::JobRunner;
 use {{crate_name}}::app::users::UserRepository;
 use {{crate_name}}::config::Config;
 use {{crate_name}}::domain::user::Role;
 use {{crate_name}}::domain::user::email_key;
 use {{crate_name}}::infra::audit::PgSecurityEventStore;
+use {{crate_name}}::infra::mail;
 use {{crate_name}}::infra::postgres;
 use {{crate_name}}::infra::users::PgUserRepository;
 use {{crate_name}}::{AppState, app};
@@ -88,13 +91,26 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("could not listen on {} (APP_ADDR)", config.http.addr))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
+    // One signal stops both: the server stops accepting and the worker stops claiming, and
+    // each drains what it has in hand.
+    let shutdown = server::shutdown_signal().shared();
+    let runner = JobRunner {
+        mailer: mail::from_config(&config.mail)?,
+        service_name: config.telemetry.service_name.clone(),
+    };
+    let worker = state
+        .jobs
+        .start_worker(runner, &config.jobs, shutdown.clone());
     server::serve(
         listener,
         app(state.clone(), &config.http),
-        server::shutdown_signal(),
+        shutdown,
         config.http.drain_timeout,
     )
     .await?;
+    if let Err(err) = worker.await {
+        tracing::error!(error = %err, "the job worker failed");
+    }
     // Store the security events still queued before the pool goes.
     if tokio::time::timeout(std::time::Duration::from_secs(5), state.audit.flush())
         .await

@@ -24,9 +24,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/tasks/{id}"),
     ("post", "/tasks/{id}/done"),
     ("post", "/tasks/bulk-delete"),
+{%- if redis %}
+    ("get", "/tasks/events"),
+{%- endif %}
     ("get", "/users"),
     ("patch", "/users/{id}"),
     ("delete", "/users/{id}"),
+    ("get", "/jobs"),
+    ("post", "/jobs/{id}/requeue"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/openapi.json"),

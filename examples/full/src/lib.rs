@@ -21,10 +21,12 @@ use crate::{
     app::{
         audit::AuditLog,
         auth::AuthService,
+        jobs::Jobs,
         limits::AuthLimiter,
         passwords::Passwords,
         readiness::{Probe, Readiness},
         sessions::SessionRepository,
+        task_feed::TaskFeed,
         tasks::TaskService,
         tokens::Tokens,
         users::{UserAdmin, UserRepository},
@@ -32,9 +34,16 @@ use crate::{
     config::Config,
     http::rate_limit::{self, ApiLimit},
     infra::{
-        audit::PgSecurityEventStore, postgres::PostgresProbe, sessions::PgSessionRepository,
-        tasks::PgTaskRepository, users::PgUserRepository,
+        audit::PgSecurityEventStore, jobs::PgJobQueue, postgres::PostgresProbe,
+        sessions::PgSessionRepository, tasks::PgTaskRepository, users::PgUserRepository,
     },
+};
+
+use crate::infra::{
+    redis::{Redis, RedisProbe},
+    redis_limit::RedisLimit,
+    task_cache::CachedTaskRepository,
+    task_events::{RedisTaskEvents, RedisTaskFeed},
 };
 
 /// Each readiness probe gets this long before its dependency counts as down.
@@ -42,6 +51,15 @@ pub const READINESS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How often expired tokens are deleted and idle rate-limiter entries forgotten.
 pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Finished jobs are kept this long (for inspection), then deleted.
+pub const DONE_JOB_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+/// The connections the services are built on.
+pub struct Backends {
+    pub db: PgPool,
+    pub redis: Redis,
+}
 
 /// What handlers share: the application's services and the handles needed to shut down.
 #[derive(Clone)]
@@ -51,7 +69,10 @@ pub struct AppState {
     pub auth: AuthService,
     pub users: UserAdmin,
     pub tasks: TaskService,
+    /// Live task events for `GET /tasks/events`.
+    pub task_feed: Arc<dyn TaskFeed>,
     pub audit: AuditLog,
+    pub jobs: Jobs,
     /// The per-client-IP limit on the whole API.
     pub api_limit: ApiLimit,
     pub trusted_proxy_hops: usize,
@@ -63,41 +84,54 @@ impl AppState {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let db = infra::postgres::connect(&config.database).await?;
         infra::postgres::observe_pool(&db, config.database.max_connections);
+        // Redis must answer at start-up (a typo in REDIS_URL should stop a deploy); later
+        // outages only degrade the service.
+        let redis = Redis::connect(&config.redis).await?;
         let probes: Vec<Arc<dyn Probe>> = vec![
-            // Every dependency the service cannot serve requests without.
             Arc::new(PostgresProbe(db.clone())),
-            Arc::new(infra::redis::RedisProbe(
-                infra::redis::connect(&config.redis).await?,
-            )),
+            Arc::new(RedisProbe(redis.clone())),
         ];
         let readiness = Readiness::new(probes, READINESS_PROBE_TIMEOUT);
-        Self::assemble(config, db, readiness).await
+        Self::assemble(config, Backends { db, redis }, readiness).await
     }
 
     /// Builds the services on a pool and probes that already exist (tests pass their own),
-    /// and starts the background tasks: the audit writer and periodic maintenance.
+    /// and starts the background tasks: the audit writer and periodic maintenance. The job
+    /// worker is started separately ([`Jobs::start_worker`]), by `main` or by a test.
     pub async fn assemble(
         config: &Config,
-        db: PgPool,
+        backends: Backends,
         readiness: Readiness,
     ) -> anyhow::Result<Self> {
+        let db = backends.db;
         let users: Arc<dyn UserRepository> = Arc::new(PgUserRepository(db.clone()));
         let sessions: Arc<dyn SessionRepository> = Arc::new(PgSessionRepository(db.clone()));
         let audit = AuditLog::start(
             Arc::new(PgSecurityEventStore(db.clone())),
             config.auth.login_failure_alert_per_minute,
         );
+        let jobs = Jobs::new(Arc::new(PgJobQueue(db.clone())));
         let auth = AuthService {
             users: users.clone(),
             sessions: sessions.clone(),
             passwords: Passwords::new(&config.auth).await?,
             tokens: Tokens::new(&config.auth),
-            limiter: AuthLimiter::new(&config.limits),
+            limiter: AuthLimiter::new(
+                &config.limits,
+                Some(Arc::new(RedisLimit(backends.redis.clone()))),
+            ),
             audit: audit.clone(),
+            jobs: jobs.clone(),
         };
         let tasks = TaskService {
-            repo: Arc::new(PgTaskRepository(db.clone())),
+            repo: Arc::new(CachedTaskRepository::new(
+                Arc::new(PgTaskRepository(db.clone())),
+                backends.redis.clone(),
+                config.redis.task_cache_ttl,
+            )),
+            events: Arc::new(RedisTaskEvents(backends.redis.clone())),
         };
+        let task_feed = Arc::new(RedisTaskFeed::start(backends.redis).await);
         let state = Self {
             readiness,
             db,
@@ -108,7 +142,9 @@ impl AppState {
             },
             auth,
             tasks,
+            task_feed,
             audit,
+            jobs,
             api_limit: rate_limit::config(&config.limits, config.http.trusted_proxy_hops),
             trusted_proxy_hops: config.http.trusted_proxy_hops,
         };
@@ -117,28 +153,31 @@ impl AppState {
     }
 }
 
-/// Keeps memory and tables bounded: forgets rate-limit entries that have recovered and
-/// deletes tokens past their expiry.
+/// Keeps memory and tables bounded: forgets rate-limit entries that have recovered, deletes
+/// tokens past their expiry and old finished jobs.
 async fn maintain(state: AppState, every: Duration) {
-    let mut ticks = tokio::time::interval(every);
+    // The first round comes one interval after start-up, not during it.
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         state.auth.limiter.retain_recent();
         state.api_limit.limiter().retain_recent();
         state.api_limit.limiter().shrink_to_fit();
-        let purged = match state.auth.sessions.purge_expired().await {
-            Ok(tokens) => state
-                .tasks
-                .repo
-                .purge_expired_keys()
-                .await
-                .map(|keys| tokens + keys),
-            Err(err) => Err(err),
+        let purged = async {
+            let tokens = state.auth.sessions.purge_expired().await?;
+            let keys = state.tasks.repo.purge_expired_keys().await?;
+            let jobs = (state.jobs.queue)
+                .purge_done(chrono::Utc::now() - DONE_JOB_RETENTION)
+                .await?;
+            Ok::<_, error::AppError>(tokens + keys + jobs)
         };
-        match purged {
+        match purged.await {
             Ok(0) => {}
-            Ok(purged) => tracing::debug!(purged, "deleted expired tokens and idempotency keys"),
+            Ok(purged) => tracing::debug!(
+                purged,
+                "deleted expired tokens and idempotency keys, and old finished jobs"
+            ),
             Err(err) => tracing::warn!(error = %err, "could not delete expired rows"),
         }
     }

@@ -21,19 +21,20 @@ use crate::{
     app::{
         audit::AuditLog,
         auth::AuthService,
+        jobs::Jobs,
         limits::AuthLimiter,
         passwords::Passwords,
         readiness::{Probe, Readiness},
         sessions::SessionRepository,
-        tasks::TaskService,
+        tasks::{NoTaskEvents, TaskService},
         tokens::Tokens,
         users::{UserAdmin, UserRepository},
     },
     config::Config,
     http::rate_limit::{self, ApiLimit},
     infra::{
-        audit::PgSecurityEventStore, postgres::PostgresProbe, sessions::PgSessionRepository,
-        tasks::PgTaskRepository, users::PgUserRepository,
+        audit::PgSecurityEventStore, jobs::PgJobQueue, postgres::PostgresProbe,
+        sessions::PgSessionRepository, tasks::PgTaskRepository, users::PgUserRepository,
     },
 };
 
@@ -42,6 +43,14 @@ pub const READINESS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How often expired tokens are deleted and idle rate-limiter entries forgotten.
 pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Finished jobs are kept this long (for inspection), then deleted.
+pub const DONE_JOB_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+/// The connections the services are built on.
+pub struct Backends {
+    pub db: PgPool,
+}
 
 /// What handlers share: the application's services and the handles needed to shut down.
 #[derive(Clone)]
@@ -52,6 +61,7 @@ pub struct AppState {
     pub users: UserAdmin,
     pub tasks: TaskService,
     pub audit: AuditLog,
+    pub jobs: Jobs,
     /// The per-client-IP limit on the whole API.
     pub api_limit: ApiLimit,
     pub trusted_proxy_hops: usize,
@@ -63,37 +73,39 @@ impl AppState {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let db = infra::postgres::connect(&config.database).await?;
         infra::postgres::observe_pool(&db, config.database.max_connections);
-        let probes: Vec<Arc<dyn Probe>> = vec![
-            // Every dependency the service cannot serve requests without.
-            Arc::new(PostgresProbe(db.clone())),
-        ];
+        let probes: Vec<Arc<dyn Probe>> = vec![Arc::new(PostgresProbe(db.clone()))];
         let readiness = Readiness::new(probes, READINESS_PROBE_TIMEOUT);
-        Self::assemble(config, db, readiness).await
+        Self::assemble(config, Backends { db }, readiness).await
     }
 
     /// Builds the services on a pool and probes that already exist (tests pass their own),
-    /// and starts the background tasks: the audit writer and periodic maintenance.
+    /// and starts the background tasks: the audit writer and periodic maintenance. The job
+    /// worker is started separately ([`Jobs::start_worker`]), by `main` or by a test.
     pub async fn assemble(
         config: &Config,
-        db: PgPool,
+        backends: Backends,
         readiness: Readiness,
     ) -> anyhow::Result<Self> {
+        let db = backends.db;
         let users: Arc<dyn UserRepository> = Arc::new(PgUserRepository(db.clone()));
         let sessions: Arc<dyn SessionRepository> = Arc::new(PgSessionRepository(db.clone()));
         let audit = AuditLog::start(
             Arc::new(PgSecurityEventStore(db.clone())),
             config.auth.login_failure_alert_per_minute,
         );
+        let jobs = Jobs::new(Arc::new(PgJobQueue(db.clone())));
         let auth = AuthService {
             users: users.clone(),
             sessions: sessions.clone(),
             passwords: Passwords::new(&config.auth).await?,
             tokens: Tokens::new(&config.auth),
-            limiter: AuthLimiter::new(&config.limits),
+            limiter: AuthLimiter::new(&config.limits, None),
             audit: audit.clone(),
+            jobs: jobs.clone(),
         };
         let tasks = TaskService {
             repo: Arc::new(PgTaskRepository(db.clone())),
+            events: Arc::new(NoTaskEvents),
         };
         let state = Self {
             readiness,
@@ -106,6 +118,7 @@ impl AppState {
             auth,
             tasks,
             audit,
+            jobs,
             api_limit: rate_limit::config(&config.limits, config.http.trusted_proxy_hops),
             trusted_proxy_hops: config.http.trusted_proxy_hops,
         };
@@ -114,28 +127,31 @@ impl AppState {
     }
 }
 
-/// Keeps memory and tables bounded: forgets rate-limit entries that have recovered and
-/// deletes tokens past their expiry.
+/// Keeps memory and tables bounded: forgets rate-limit entries that have recovered, deletes
+/// tokens past their expiry and old finished jobs.
 async fn maintain(state: AppState, every: Duration) {
-    let mut ticks = tokio::time::interval(every);
+    // The first round comes one interval after start-up, not during it.
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         state.auth.limiter.retain_recent();
         state.api_limit.limiter().retain_recent();
         state.api_limit.limiter().shrink_to_fit();
-        let purged = match state.auth.sessions.purge_expired().await {
-            Ok(tokens) => state
-                .tasks
-                .repo
-                .purge_expired_keys()
-                .await
-                .map(|keys| tokens + keys),
-            Err(err) => Err(err),
+        let purged = async {
+            let tokens = state.auth.sessions.purge_expired().await?;
+            let keys = state.tasks.repo.purge_expired_keys().await?;
+            let jobs = (state.jobs.queue)
+                .purge_done(chrono::Utc::now() - DONE_JOB_RETENTION)
+                .await?;
+            Ok::<_, error::AppError>(tokens + keys + jobs)
         };
-        match purged {
+        match purged.await {
             Ok(0) => {}
-            Ok(purged) => tracing::debug!(purged, "deleted expired tokens and idempotency keys"),
+            Ok(purged) => tracing::debug!(
+                purged,
+                "deleted expired tokens and idempotency keys, and old finished jobs"
+            ),
             Err(err) => tracing::warn!(error = %err, "could not delete expired rows"),
         }
     }

@@ -6,9 +6,9 @@ use std::{sync::Arc, time::Duration};
 
 use common::{TestEnv, TestServer, config_from};
 
+use task_svc::app;
 use task_svc::app::readiness::Readiness;
 use task_svc::infra::postgres;
-use task_svc::{AppState, app};
 
 #[tokio::test]
 async fn healthz_answers_ok_without_touching_dependencies() {
@@ -56,7 +56,7 @@ async fn readyz_answers_503_naming_postgres_when_the_database_is_unreachable() {
         vec![Arc::new(postgres::PostgresProbe(db.clone()))],
         Duration::from_secs(2),
     );
-    let state = AppState::assemble(&config, db, readiness).await.unwrap();
+    let state = common::assemble(&config, db, readiness).await;
     let server = TestServer::serve(app(state, &config.http), Duration::from_secs(1)).await;
 
     let started = std::time::Instant::now();

@@ -17,6 +17,8 @@ pub struct Config {
     pub redis: RedisConfig,
     pub auth: AuthConfig,
     pub limits: RateLimitConfig,
+    pub jobs: JobsConfig,
+    pub mail: MailConfig,
     pub telemetry: TelemetryConfig,
 }
 
@@ -61,6 +63,11 @@ pub struct RedisConfig {
     pub url: SecretString,
     /// Upper bound for connecting and for one command (`REDIS_TIMEOUT_MS`).
     pub timeout: Duration,
+    /// Put before every key and channel name, so services can share a Redis
+    /// (`REDIS_KEY_PREFIX`).
+    pub key_prefix: String,
+    /// How long a task stays cached after a read (`TASK_CACHE_TTL_SECS`).
+    pub task_cache_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +143,57 @@ pub struct RateLimitConfig {
     pub auth_per_minute: NonZeroU32,
     /// Attempts in a burst on those routes (`AUTH_RATE_LIMIT_BURST`).
     pub auth_burst: NonZeroU32,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// Jobs one worker runs at once (`JOBS_CONCURRENCY`).
+    pub concurrency: usize,
+    /// How often the worker looks for due jobs without being poked (`JOBS_POLL_INTERVAL_MS`).
+    pub poll_interval: Duration,
+    /// One attempt that takes longer fails and is retried (`JOBS_TIMEOUT_MS`).
+    pub timeout: Duration,
+    /// Attempts before a job is dead (`JOBS_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// The delay after the first failure; it doubles with each further one
+    /// (`JOBS_BACKOFF_BASE_MS`).
+    pub backoff_base: Duration,
+    /// The longest delay between attempts (`JOBS_BACKOFF_MAX_MS`).
+    pub backoff_max: Duration,
+    /// How long running jobs may finish after a shutdown signal (`JOBS_DRAIN_TIMEOUT_MS`).
+    pub drain_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailTransport {
+    /// Write emails to the log instead of sending them.
+    Log,
+    Smtp,
+}
+
+impl FromStr for MailTransport {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "log" => Ok(Self::Log),
+            "smtp" => Ok(Self::Smtp),
+            _ => Err("expected `log` or `smtp`".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `log` (development) or `smtp` (`MAIL_TRANSPORT`).
+    pub transport: MailTransport,
+    /// `smtp://` (plain or `?tls=required` for STARTTLS) or `smtps://`, with credentials;
+    /// required for `smtp` (`SMTP_URL`).
+    pub smtp_url: Option<SecretString>,
+    /// Upper bound for one SMTP conversation (`SMTP_TIMEOUT_MS`).
+    pub smtp_timeout: Duration,
+    /// The sender, e.g. `Tasks <no-reply@example.com>` (`MAIL_FROM`).
+    pub from: String,
 }
 
 #[derive(Debug, Clone)]
@@ -222,6 +280,8 @@ impl Config {
             redis: RedisConfig {
                 url: env.redis_url("REDIS_URL"),
                 timeout: env.millis("REDIS_TIMEOUT_MS", 2_000),
+                key_prefix: env.string("REDIS_KEY_PREFIX", concat!(env!("CARGO_PKG_NAME"), ":")),
+                task_cache_ttl: env.seconds("TASK_CACHE_TTL_SECS", 60),
             },
             auth: AuthConfig {
                 jwt_secret: env.secret("JWT_SECRET", 32),
@@ -245,6 +305,24 @@ impl Config {
                 burst: env.parse("RATE_LIMIT_BURST", "100"),
                 auth_per_minute: env.parse("AUTH_RATE_LIMIT_PER_MINUTE", "10"),
                 auth_burst: env.parse("AUTH_RATE_LIMIT_BURST", "5"),
+            },
+            jobs: JobsConfig {
+                concurrency: env.parse("JOBS_CONCURRENCY", "4"),
+                poll_interval: env.millis("JOBS_POLL_INTERVAL_MS", 1_000),
+                timeout: env.millis("JOBS_TIMEOUT_MS", 30_000),
+                max_attempts: env.parse("JOBS_MAX_ATTEMPTS", "8"),
+                backoff_base: env.millis("JOBS_BACKOFF_BASE_MS", 1_000),
+                backoff_max: env.millis("JOBS_BACKOFF_MAX_MS", 3_600_000),
+                drain_timeout: env.millis("JOBS_DRAIN_TIMEOUT_MS", 10_000),
+            },
+            mail: MailConfig {
+                transport: env.parse("MAIL_TRANSPORT", "log"),
+                smtp_url: env.get("SMTP_URL").map(SecretString::from),
+                smtp_timeout: env.millis("SMTP_TIMEOUT_MS", 10_000),
+                from: env.string(
+                    "MAIL_FROM",
+                    concat!(env!("CARGO_PKG_NAME"), " <no-reply@localhost>"),
+                ),
             },
             telemetry: TelemetryConfig {
                 log_format: env.parse("LOG_FORMAT", "pretty"),
@@ -277,6 +355,36 @@ impl Config {
         if auth.leeway > Duration::from_secs(300) {
             env.problems
                 .push("JWT_LEEWAY_SECS must be at most 300: it extends every token's life".into());
+        }
+        if config.jobs.concurrency == 0 {
+            env.problems
+                .push("JOBS_CONCURRENCY must be at least 1".into());
+        }
+        if config.jobs.max_attempts == 0 {
+            env.problems
+                .push("JOBS_MAX_ATTEMPTS must be at least 1".into());
+        }
+        if config.jobs.backoff_base > config.jobs.backoff_max {
+            env.problems
+                .push("JOBS_BACKOFF_BASE_MS must not exceed JOBS_BACKOFF_MAX_MS".into());
+        }
+        let mail = &config.mail;
+        if mail.transport == MailTransport::Smtp {
+            match mail.smtp_url.as_ref().map(|url| url.expose_secret()) {
+                None => env
+                    .problems
+                    .push("MAIL_TRANSPORT=smtp needs SMTP_URL (e.g. smtps://user:password@smtp.example.com)".into()),
+                Some(url) if !url.starts_with("smtp://") && !url.starts_with("smtps://") => env
+                    .problems
+                    .push("SMTP_URL must start with smtp:// or smtps:// (value hidden: it may hold a password)".into()),
+                Some(_) => {}
+            }
+        }
+        if mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            env.problems.push(format!(
+                "MAIL_FROM={:?} is not a valid sender such as `Tasks <no-reply@example.com>`",
+                mail.from
+            ));
         }
         if auth.hash_concurrency == 0 {
             env.problems

@@ -27,6 +27,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/users"),
     ("patch", "/users/{id}"),
     ("delete", "/users/{id}"),
+    ("get", "/jobs"),
+    ("post", "/jobs/{id}/requeue"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/openapi.json"),

@@ -2,8 +2,15 @@
 //! separately, per account, so neither one address nor a botnet aimed at one account gets
 //! more than `AUTH_RATE_LIMIT_PER_MINUTE` tries. The whole API's per-IP limit is a layer
 //! (`http::rate_limit`).
+//!
+//! These limits live in this process's memory, so with several instances each counts on its
+//! own. The per-account limit can be given a [`SharedLimit`] (Redis in the redis variants),
+//! which every instance counts in; when it is unavailable the in-memory limit stands in.
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
 
 use governor::{
     DefaultKeyedRateLimiter, Quota, RateLimiter,
@@ -43,33 +50,80 @@ pub fn limit_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The shared store could not be asked; the caller falls back to its own count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedLimitUnavailable;
+
+/// A counter every instance of the service shares: at most `limit` hits per key within a
+/// fixed window.
+#[async_trait]
+pub trait SharedLimit: Send + Sync {
+    /// Counts one hit; `Some(wait)` when the key is over its limit until the window ends.
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<Option<Duration>, SharedLimitUnavailable>;
+}
+
+/// The window of the shared per-account limit.
+const SHARED_WINDOW: Duration = Duration::from_secs(60);
+
 #[derive(Clone)]
 pub struct AuthLimiter {
     limiter: Arc<DefaultKeyedRateLimiter<Key>>,
+    shared: Option<Arc<dyn SharedLimit>>,
+    /// Attempts per account per shared window: the larger of the rate and the burst, so the
+    /// shared limit never refuses what the local one would allow at once.
+    shared_limit: u32,
 }
 
 impl AuthLimiter {
-    pub fn new(config: &RateLimitConfig) -> Self {
+    pub fn new(config: &RateLimitConfig, shared: Option<Arc<dyn SharedLimit>>) -> Self {
         let quota = Quota::per_minute(config.auth_per_minute).allow_burst(config.auth_burst);
         Self {
             limiter: Arc::new(RateLimiter::keyed(quota)),
+            shared,
+            shared_limit: config.auth_per_minute.max(config.auth_burst).get(),
         }
     }
 
     /// Takes one attempt for the client IP and, when known, the account; fails with 429 and
     /// the wait when either is spent.
-    pub fn check(&self, action: Action, ip: IpAddr, account: Option<&str>) -> Result<(), AppError> {
-        let now = DefaultClock::default().now();
-        let mut keys = vec![Key::Ip(action, limit_key(ip))];
-        keys.extend(account.map(|a| Key::Account(action, a.to_owned())));
-        for key in &keys {
-            if let Err(not_until) = self.limiter.check_key(key) {
-                return Err(AppError::TooManyRequests {
-                    retry_after: not_until.wait_time_from(now).max(Duration::from_secs(1)),
-                });
+    pub async fn check(
+        &self,
+        action: Action,
+        ip: IpAddr,
+        account: Option<&str>,
+    ) -> Result<(), AppError> {
+        self.check_local(&Key::Ip(action, limit_key(ip)))?;
+        let Some(account) = account else {
+            return Ok(());
+        };
+        if let Some(shared) = &self.shared {
+            // The email is hashed: the store never holds addresses in the clear.
+            let key = format!("limit:{action:?}:{:x}", Sha256::digest(account.as_bytes()));
+            match shared.hit(&key, self.shared_limit, SHARED_WINDOW).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(wait)) => {
+                    return Err(AppError::TooManyRequests {
+                        retry_after: wait.max(Duration::from_secs(1)),
+                    });
+                }
+                Err(SharedLimitUnavailable) => {}
             }
         }
-        Ok(())
+        self.check_local(&Key::Account(action, account.to_owned()))
+    }
+
+    fn check_local(&self, key: &Key) -> Result<(), AppError> {
+        let now = DefaultClock::default().now();
+        self.limiter
+            .check_key(key)
+            .map_err(|not_until| AppError::TooManyRequests {
+                retry_after: not_until.wait_time_from(now).max(Duration::from_secs(1)),
+            })
     }
 
     /// Forgets keys whose limits have fully recovered, keeping memory bounded; called
@@ -82,7 +136,91 @@ impl AuthLimiter {
 
 #[cfg(test)]
 mod tests {
+    use std::{num::NonZeroU32, sync::Mutex};
+
     use super::*;
+
+    /// A shared store that is up or down at the test's command, counting hits per key.
+    #[derive(Default)]
+    struct FakeShared {
+        down: Mutex<bool>,
+        hits: Mutex<std::collections::HashMap<String, u32>>,
+    }
+
+    #[async_trait]
+    impl SharedLimit for FakeShared {
+        async fn hit(
+            &self,
+            key: &str,
+            limit: u32,
+            window: Duration,
+        ) -> Result<Option<Duration>, SharedLimitUnavailable> {
+            if *self.down.lock().unwrap() {
+                return Err(SharedLimitUnavailable);
+            }
+            let mut hits = self.hits.lock().unwrap();
+            let count = hits.entry(key.to_owned()).or_default();
+            *count += 1;
+            Ok((*count > limit).then_some(window))
+        }
+    }
+
+    fn config(per_minute: u32) -> RateLimitConfig {
+        let n = NonZeroU32::new(per_minute).unwrap();
+        RateLimitConfig {
+            per_second: n,
+            burst: n,
+            auth_per_minute: n,
+            auth_burst: n,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_shared_count_decides_and_the_local_one_stands_in_when_it_is_down() {
+        let shared = Arc::new(FakeShared::default());
+        let limiter = AuthLimiter::new(&config(2), Some(shared.clone()));
+        let ip = |n| IpAddr::from([192, 0, 2, n]);
+        // Other instances already used one attempt of this account's two.
+        shared
+            .hit(
+                &format!("limit:Login:{:x}", Sha256::digest(b"ada")),
+                2,
+                SHARED_WINDOW,
+            )
+            .await
+            .unwrap();
+        assert!(
+            limiter
+                .check(Action::Login, ip(1), Some("ada"))
+                .await
+                .is_ok()
+        );
+        let spent = limiter.check(Action::Login, ip(2), Some("ada")).await;
+        assert!(
+            matches!(spent, Err(AppError::TooManyRequests { retry_after }) if retry_after == SHARED_WINDOW),
+            "{spent:?}"
+        );
+        // The store goes away: this instance's own count (none for ada yet) takes over.
+        *shared.down.lock().unwrap() = true;
+        assert!(
+            limiter
+                .check(Action::Login, ip(3), Some("ada"))
+                .await
+                .is_ok()
+        );
+        assert!(
+            limiter
+                .check(Action::Login, ip(4), Some("ada"))
+                .await
+                .is_ok()
+        );
+        assert!(
+            limiter
+                .check(Action::Login, ip(5), Some("ada"))
+                .await
+                .is_err()
+        );
+    }
 
     #[test]
     fn ipv6_clients_are_limited_per_64_and_mapped_ipv4_as_ipv4() {

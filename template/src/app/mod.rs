@@ -7,10 +7,15 @@ pub const MAX_PAGE: i64 = 100;
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod jobs;
 pub mod limits;
+pub mod mail;
 pub mod passwords;
 pub mod readiness;
 pub mod sessions;
+{%- if redis %}
+pub mod task_feed;
+{%- endif %}
 pub mod tasks;
 pub mod tokens;
 pub mod users;

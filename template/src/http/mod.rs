@@ -6,8 +6,12 @@
 
 pub mod auth;
 pub mod docs;
+{%- if redis %}
+pub mod events;
+{%- endif %}
 pub mod extract;
 pub mod health;
+pub mod jobs;
 pub mod layers;
 pub mod metrics;
 pub mod rate_limit;
@@ -33,6 +37,7 @@ use crate::{AppState, config::HttpConfig, error::Problem};
         (name = "auth", description = "Accounts and sessions"),
         (name = "tasks", description = "The caller's tasks"),
         (name = "users", description = "Account management (admins)"),
+        (name = "jobs", description = "The background job queue (admins)"),
         (name = "health", description = "Liveness and readiness probes"),
         (name = "docs", description = "This API's documentation"),
     )
@@ -77,9 +82,14 @@ pub fn api() -> OpenApiRouter<AppState> {
             tasks::delete_task
         ))
         .routes(routes!(tasks::complete_task))
+{%- if redis %}
+        .routes(routes!(events::task_events))
+{%- endif %}
         .routes(routes!(tasks::bulk_delete_tasks))
         .routes(routes!(users::list_users))
         .routes(routes!(users::update_user, users::delete_user))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::requeue_job))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(docs::openapi_json))

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{
     audit::{AuditLog, Origin, SecurityEvent},
+    jobs::{Job, Jobs},
     limits::{Action, AuthLimiter},
     passwords::{Passwords, Verified},
     sessions::{NewRefreshToken, Rotation, SessionRepository},
@@ -48,23 +49,39 @@ pub struct AuthService {
     pub tokens: Tokens,
     pub limiter: AuthLimiter,
     pub audit: AuditLog,
+    /// Poked after a registration commits its welcome email.
+    pub jobs: Jobs,
 }
 
 impl AuthService {
     pub async fn register(&self, origin: &Origin, form: Registration) -> Result<User, AppError> {
         let email = form.email.trim().to_owned();
-        self.limit(origin, Some(&email_key(&email)), Action::Register)?;
+        self.limit(origin, Some(&email_key(&email)), Action::Register)
+            .await?;
         let password = self.passwords.hash(form.password).await?;
+        let id = Uuid::now_v7();
+        let display_name = form.display_name.trim().to_owned();
+        // The welcome email is queued in the account's own transaction (an outbox): it is
+        // sent exactly when the account exists.
+        let welcome = Job::WelcomeEmail {
+            user_id: id,
+            email: email.clone(),
+            display_name: display_name.clone(),
+        };
         let user = self
             .users
-            .create(NewUser {
-                id: Uuid::now_v7(),
-                email,
-                display_name: form.display_name.trim().to_owned(),
-                password,
-                role: Role::User,
-            })
+            .create(
+                NewUser {
+                    id,
+                    email,
+                    display_name,
+                    password,
+                    role: Role::User,
+                },
+                &[welcome],
+            )
             .await?;
+        self.jobs.notify();
         self.audit.record(
             SecurityEvent::new("user_registered")
                 .user(user.id)
@@ -82,7 +99,7 @@ impl AuthService {
         password: SecretString,
     ) -> Result<Session, AppError> {
         let key = email_key(email);
-        self.limit(origin, Some(&key), Action::Login)?;
+        self.limit(origin, Some(&key), Action::Login).await?;
         let credentials = self.users.credentials(&key).await?;
         let stored = credentials.as_ref().map(|c| c.password.clone());
         let verified = self.passwords.verify(password.clone(), stored).await?;
@@ -126,7 +143,7 @@ impl AuthService {
     }
 
     pub async fn refresh(&self, origin: &Origin, refresh_token: &str) -> Result<Session, AppError> {
-        self.limit(origin, None, Action::Refresh)?;
+        self.limit(origin, None, Action::Refresh).await?;
         let presented = hash_refresh(refresh_token);
         let next = RefreshSecret::generate()?;
         let expires_at = self.tokens.refresh_expiry();
@@ -276,7 +293,7 @@ impl AuthService {
         }
     }
 
-    fn limit(
+    async fn limit(
         &self,
         origin: &Origin,
         account: Option<&str>,
@@ -284,6 +301,7 @@ impl AuthService {
     ) -> Result<(), AppError> {
         self.limiter
             .check(action, origin.client_ip, account)
+            .await
             .inspect_err(|_| {
                 let mut event = SecurityEvent::new("rate_limited")
                     .origin(origin)

@@ -17,7 +17,8 @@ pub struct Liveness {
 /// The readiness report: every dependency with `up` or `down`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReadinessReport {
-    /// `ready` or `unavailable`.
+    /// `ready`; `degraded` (still serving: an optional dependency such as Redis is down);
+    /// or `unavailable` (a required dependency is down).
     #[schema(example = "unavailable")]
     pub status: &'static str,
     /// Each dependency's state, e.g. `{"postgres": "down"}`.
@@ -40,13 +41,13 @@ pub async fn healthz() -> Json<Liveness> {
     Json(Liveness { status: "ok" })
 }
 
-/// Readiness: every dependency answers. A load balancer stops sending traffic on 503.
+/// Readiness: every required dependency answers. A load balancer stops sending traffic on 503.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "health",
     responses(
-        (status = 200, description = "Every dependency is up", body = ReadinessReport),
+        (status = 200, description = "Every required dependency is up (`degraded` when an optional one is down)", body = ReadinessReport),
         (status = 503, description = "A dependency is down; `failing` names it", body = ReadinessReport),
     )
 )]
@@ -54,7 +55,11 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let report = state.readiness.check().await;
     let ready = report.is_ready();
     let body = ReadinessReport {
-        status: if ready { "ready" } else { "unavailable" },
+        status: match (ready, report.is_degraded()) {
+            (true, false) => "ready",
+            (true, true) => "degraded",
+            (false, _) => "unavailable",
+        },
         failing: report.failing(),
         checks: report
             .dependencies

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{
     audit::{AuditLog, Origin, SecurityEvent},
+    jobs::Job,
     passwords::StoredHash,
     sessions::SessionRepository,
 };
@@ -53,8 +54,9 @@ pub struct UserChange {
 
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Fails with 409 when the email is taken.
-    async fn create(&self, user: NewUser) -> Result<User, AppError>;
+    /// Creates the account and enqueues `outbox` in the same transaction. Fails with 409
+    /// when the email is taken.
+    async fn create(&self, user: NewUser, outbox: &[Job]) -> Result<User, AppError>;
     async fn credentials(&self, email_key: &str) -> Result<Option<Credentials>, AppError>;
     async fn access_state(&self, id: Uuid, jti: Uuid) -> Result<Option<AccessState>, AppError>;
     async fn by_id(&self, id: Uuid) -> Result<Option<User>, AppError>;

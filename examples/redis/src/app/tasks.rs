@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::access::ensure_owner_or_admin;
@@ -203,9 +204,68 @@ pub trait TaskRepository: Send + Sync {
     async fn purge_expired_keys(&self) -> Result<u64, AppError>;
 }
 
+/// What happened to a task, as subscribers hear it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskEventKind {
+    Created,
+    Updated,
+    Done,
+    Deleted,
+}
+
+impl TaskEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Done => "done",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+/// A committed change to one task, for its owner's subscribers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskEvent {
+    pub kind: TaskEventKind,
+    pub owner_id: Uuid,
+    pub task_id: Uuid,
+    /// The task after the change; absent for deletions.
+    pub task: Option<Task>,
+}
+
+impl TaskEvent {
+    fn of(kind: TaskEventKind, task: &Task) -> Self {
+        Self {
+            kind,
+            owner_id: task.owner_id,
+            task_id: task.id,
+            task: (kind != TaskEventKind::Deleted).then(|| task.clone()),
+        }
+    }
+}
+
+/// Where task events go after their change commits (Redis pub/sub in the redis variants).
+/// Publishing is best effort: an event that cannot be delivered is logged, and the change
+/// it describes stands.
+#[async_trait]
+pub trait TaskEvents: Send + Sync {
+    async fn publish(&self, event: TaskEvent);
+}
+
+/// No subscribers: events go nowhere.
+pub struct NoTaskEvents;
+
+#[async_trait]
+impl TaskEvents for NoTaskEvents {
+    async fn publish(&self, _event: TaskEvent) {}
+}
+
 #[derive(Clone)]
 pub struct TaskService {
     pub repo: Arc<dyn TaskRepository>,
+    pub events: Arc<dyn TaskEvents>,
 }
 
 const NO_SUCH_TASK: &str = "task";
@@ -214,6 +274,7 @@ impl TaskService {
     pub async fn create(&self, caller: &Caller, content: TaskContent) -> Result<Task, AppError> {
         let task = Task::new(caller.id, content, Utc::now());
         self.repo.insert(&task).await?;
+        self.announce(TaskEventKind::Created, &task).await;
         Ok(task)
     }
 
@@ -234,7 +295,10 @@ impl TaskService {
             expires_at: now + IDEMPOTENCY_TTL,
         };
         match self.repo.insert_idempotent(&key, &task).await? {
-            Idempotent::Created(task) => Ok((task, false)),
+            Idempotent::Created(task) => {
+                self.announce(TaskEventKind::Created, &task).await;
+                Ok((task, false))
+            }
             Idempotent::Replayed(task) => Ok((task, true)),
             Idempotent::KeyReused => Err(AppError::Unprocessable(
                 "this Idempotency-Key was used with a different body; use a new key".into(),
@@ -264,7 +328,7 @@ impl TaskService {
         let next = current
             .replace(content)
             .map_err(|e| AppError::Conflict(e.to_string()))?;
-        self.write(next).await
+        self.write(current.status, next).await
     }
 
     /// PATCH: the named fields, at the version the client read.
@@ -279,7 +343,7 @@ impl TaskService {
         let next = current
             .apply(patch)
             .map_err(|e| AppError::Conflict(e.to_string()))?;
-        self.write(next).await
+        self.write(current.status, next).await
     }
 
     /// Marks the task done, whatever its version: doing it twice is harmless.
@@ -294,7 +358,8 @@ impl TaskService {
                 ..TaskPatch::default()
             })
             .map_err(|e| AppError::Conflict(e.to_string()))?;
-        match self.write(next).await {
+        match self.write(current.status, next).await {
+            Ok(done) => Ok(done),
             // Someone changed it meanwhile; if that someone marked it done, so are we.
             Err(AppError::Conflict(reason)) => match self.repo.get(id).await? {
                 Some(now) if now.status == TaskStatus::Done => Ok(now),
@@ -305,10 +370,11 @@ impl TaskService {
     }
 
     pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), AppError> {
-        self.get(caller, id).await?;
+        let task = self.get(caller, id).await?;
         if !self.repo.delete(id).await? {
             return Err(AppError::NotFound(format!("no such {NO_SUCH_TASK}")));
         }
+        self.announce(TaskEventKind::Deleted, &task).await;
         Ok(())
     }
 
@@ -316,6 +382,16 @@ impl TaskService {
     /// whole request with 404 and nothing is deleted.
     pub async fn delete_all(&self, caller: &Caller, ids: &[Uuid]) -> Result<(), AppError> {
         if self.repo.delete_all(caller.id, ids).await? {
+            for id in ids {
+                self.events
+                    .publish(TaskEvent {
+                        kind: TaskEventKind::Deleted,
+                        owner_id: caller.id,
+                        task_id: *id,
+                        task: None,
+                    })
+                    .await;
+            }
             Ok(())
         } else {
             Err(AppError::NotFound(
@@ -344,15 +420,30 @@ impl TaskService {
         Ok(current)
     }
 
-    async fn write(&self, next: Task) -> Result<Task, AppError> {
+    /// Stores a changed task and announces it (as `done` when this change completed it).
+    async fn write(&self, before: TaskStatus, next: Task) -> Result<Task, AppError> {
         match self.repo.update(&next).await? {
-            Some(stored) => Ok(stored),
+            Some(stored) => {
+                let kind = if stored.status == TaskStatus::Done && before != TaskStatus::Done {
+                    TaskEventKind::Done
+                } else {
+                    TaskEventKind::Updated
+                };
+                self.announce(kind, &stored).await;
+                Ok(stored)
+            }
             // Changed (or deleted) between our read and our write.
             None => match self.repo.get(next.id).await? {
                 Some(now) => Err(stale(now.version)),
                 None => Err(AppError::NotFound(format!("no such {NO_SUCH_TASK}"))),
             },
         }
+    }
+}
+
+impl TaskService {
+    async fn announce(&self, kind: TaskEventKind, task: &Task) {
+        self.events.publish(TaskEvent::of(kind, task)).await;
     }
 }
 
@@ -441,6 +532,7 @@ mod tests {
 
     fn service() -> TaskService {
         TaskService {
+            events: Arc::new(NoTaskEvents),
             repo: Arc::new(MemoryRepo::default()),
         }
     }
@@ -461,6 +553,57 @@ mod tests {
             status: TaskStatus::Todo,
             due_at: None,
         }
+    }
+
+    #[derive(Default)]
+    struct RecordedEvents(Mutex<Vec<(TaskEventKind, Uuid)>>);
+
+    #[async_trait]
+    impl TaskEvents for RecordedEvents {
+        async fn publish(&self, event: TaskEvent) {
+            self.0.lock().unwrap().push((event.kind, event.task_id));
+        }
+    }
+
+    #[tokio::test]
+    async fn each_committed_change_is_announced_once_and_refusals_not_at_all() {
+        let events = Arc::new(RecordedEvents::default());
+        let service = TaskService {
+            events: events.clone(),
+            repo: Arc::new(MemoryRepo::default()),
+        };
+        let owner = caller(Role::User);
+        let task = service.create(&owner, content("Ship")).await.unwrap();
+        let patch = |status| TaskPatch {
+            status: Some(status),
+            ..TaskPatch::default()
+        };
+        service
+            .patch(&owner, task.id, 1, patch(TaskStatus::InProgress))
+            .await
+            .unwrap();
+        // A stale version changes nothing and announces nothing.
+        assert!(
+            service
+                .patch(&owner, task.id, 1, patch(TaskStatus::Todo))
+                .await
+                .is_err()
+        );
+        service.mark_done(&owner, task.id).await.unwrap();
+        // Done already: nothing changes, nothing to announce.
+        service.mark_done(&owner, task.id).await.unwrap();
+        service.delete(&owner, task.id).await.unwrap();
+        let kinds: Vec<TaskEventKind> = events.0.lock().unwrap().iter().map(|e| e.0).collect();
+        assert_eq!(
+            kinds,
+            [
+                TaskEventKind::Created,
+                TaskEventKind::Updated,
+                TaskEventKind::Done,
+                TaskEventKind::Deleted
+            ]
+        );
+        assert!(events.0.lock().unwrap().iter().all(|e| e.1 == task.id));
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! What the service knows about the dependencies it needs to serve requests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The state of one dependency at the moment it was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,14 +13,21 @@ pub enum DependencyStatus {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthReport {
     pub dependencies: BTreeMap<&'static str, DependencyStatus>,
+    /// Dependencies the service can serve without (degraded): Redis, a cache.
+    pub optional: BTreeSet<&'static str>,
 }
 
 impl HealthReport {
-    /// Ready only when every dependency is up.
+    /// Ready when every required dependency is up; optional ones may be down.
     pub fn is_ready(&self) -> bool {
         self.dependencies
-            .values()
-            .all(|status| *status == DependencyStatus::Up)
+            .iter()
+            .all(|(name, status)| *status == DependencyStatus::Up || self.optional.contains(name))
+    }
+
+    /// Ready, but with an optional dependency down.
+    pub fn is_degraded(&self) -> bool {
+        self.is_ready() && !self.failing().is_empty()
     }
 
     /// The names of the dependencies that are down, in name order.
@@ -49,5 +56,21 @@ mod tests {
         report.dependencies.insert("cache", DependencyStatus::Down);
         assert!(!report.is_ready());
         assert_eq!(report.failing(), vec!["cache"]);
+    }
+
+    #[test]
+    fn an_optional_dependency_down_degrades_but_does_not_stop_traffic() {
+        let mut report = HealthReport::default();
+        report.dependencies.insert("postgres", DependencyStatus::Up);
+        report.dependencies.insert("redis", DependencyStatus::Down);
+        report.optional.insert("redis");
+        assert!(report.is_ready());
+        assert!(report.is_degraded());
+        assert_eq!(report.failing(), vec!["redis"]);
+        report
+            .dependencies
+            .insert("postgres", DependencyStatus::Down);
+        assert!(!report.is_ready());
+        assert!(!report.is_degraded());
     }
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::postgres::conflict_on;
 use crate::{
     app::{
+        jobs::Job,
         passwords::StoredHash,
         users::{AccessState, Credentials, NewUser, UserChange, UserRepository},
     },
@@ -53,8 +54,9 @@ fn parse_role(role: &str) -> Result<Role, AppError> {
 
 #[async_trait]
 impl UserRepository for PgUserRepository {
-    async fn create(&self, user: NewUser) -> Result<User, AppError> {
-        sqlx::query_as!(
+    async fn create(&self, user: NewUser, outbox: &[Job]) -> Result<User, AppError> {
+        let mut tx = self.0.begin().await?;
+        let created: User = sqlx::query_as!(
             UserRow,
             r#"INSERT INTO users (id, email, display_name, password_hash, pepper_id, role)
                VALUES ($1, $2, $3, $4, $5, $6)
@@ -67,13 +69,18 @@ impl UserRepository for PgUserRepository {
             user.password.pepper_id,
             user.role.as_str(),
         )
-        .fetch_one(&self.0)
+        .fetch_one(&mut *tx)
         .await
         .map_err(conflict_on(
             "users_email_key",
             "an account with this email already exists",
         ))?
-        .try_into()
+        .try_into()?;
+        for job in outbox {
+            super::jobs::enqueue(&mut tx, job).await?;
+        }
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn credentials(&self, email_key: &str) -> Result<Option<Credentials>, AppError> {

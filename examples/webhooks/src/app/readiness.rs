@@ -1,4 +1,5 @@
-//! Readiness: may this instance receive traffic now? It may when every dependency answers.
+//! Readiness: may this instance receive traffic now? It may when every required dependency
+//! answers.
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,6 +14,11 @@ use crate::domain::health::{DependencyStatus, HealthReport};
 pub trait Probe: Send + Sync {
     /// The name the readiness report uses, e.g. `postgres`.
     fn name(&self) -> &'static str;
+    /// Whether requests fail without it. An optional dependency that is down makes the
+    /// service degraded, still ready for traffic.
+    fn required(&self) -> bool {
+        true
+    }
     /// `Err` explains why the dependency is unusable; it is logged, never sent to clients
     /// (it may name hosts).
     async fn check(&self) -> Result<(), String>;
@@ -53,6 +59,12 @@ impl Readiness {
         .await;
         HealthReport {
             dependencies: results.into_iter().collect(),
+            optional: self
+                .probes
+                .iter()
+                .filter(|probe| !probe.required())
+                .map(|probe| probe.name())
+                .collect(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Adapters to the outside world: they implement the traits that `app` defines.
 
 pub mod audit;
+pub mod jobs;
+pub mod mail;
 pub mod postgres;
 pub mod sessions;
 pub mod tasks;

@@ -20,10 +20,11 @@ use testcontainers_modules::{
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
+use task_svc::app::readiness::Readiness;
 use task_svc::config::Config;
 use task_svc::config::HttpConfig;
 use task_svc::domain::user::Role;
-use task_svc::{AppState, app, server};
+use task_svc::{AppState, Backends, app, server};
 
 /// A setting from the environment, else from the service's `.env`, which is read but not
 /// loaded into the process environment (changing it while threads run is unsound).
@@ -143,6 +144,15 @@ pub fn config_from(vars: &[(&str, &str)]) -> Config {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
+}
+
+/// The app on a pool and probes of the test's choosing (as `AppState::connect` would build
+/// it, minus the probes and the fail-fast connection checks).
+pub async fn assemble(config: &Config, db: sqlx::PgPool, readiness: Readiness) -> AppState {
+    let backends = Backends { db };
+    AppState::assemble(config, backends, readiness)
+        .await
+        .expect("the app assembles")
 }
 
 /// HTTP settings for tests of the middleware stack alone, which reach no service.
@@ -355,20 +365,33 @@ impl TestServer {
 /// Counts the SQL statements SQLx runs on this thread while it lives (SQLx reports each one as
 /// a `sqlx::query` event). A `#[tokio::test]` runtime has one thread, so that is every
 /// statement the server runs for the test's requests: the N+1 guard.
+///
+/// The counting layer is installed once as the global subscriber and counts only on threads
+/// that hold a counter. (A thread-local subscriber would be simpler, but tracing caches each
+/// call site's interest process-wide, and a test running at the same time on another thread
+/// can make it skip the events: under `cargo test` the count would sometimes be 0.)
 pub struct StatementCounter {
     count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    _guard: tracing::subscriber::DefaultGuard,
+}
+
+thread_local! {
+    static COUNTING: std::cell::RefCell<Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl StatementCounter {
     pub fn start() -> Self {
         use tracing_subscriber::layer::SubscriberExt;
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            tracing::subscriber::set_global_default(
+                tracing_subscriber::registry().with(CountStatements),
+            )
+            .expect("no other global subscriber in this test binary");
+        });
         let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let subscriber = tracing_subscriber::registry().with(CountStatements(count.clone()));
-        Self {
-            count,
-            _guard: tracing::subscriber::set_default(subscriber),
-        }
+        COUNTING.with(|counting| *counting.borrow_mut() = Some(count.clone()));
+        Self { count }
     }
 
     pub fn count(&self) -> usize {
@@ -376,12 +399,22 @@ impl StatementCounter {
     }
 }
 
-struct CountStatements(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+impl Drop for StatementCounter {
+    fn drop(&mut self) {
+        COUNTING.with(|counting| counting.borrow_mut().take());
+    }
+}
+
+struct CountStatements;
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountStatements {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         if event.metadata().target() == "sqlx::query" {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            COUNTING.with(|counting| {
+                if let Some(count) = counting.borrow().as_ref() {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
         }
     }
 }

@@ -1,0 +1,597 @@
+//! Background jobs against real Postgres: the outbox, retries, dead letters, a worker that
+//! dies mid-job, shutdown, and the SMTP mailer talking to a real (if tiny) SMTP server.
+
+mod common;
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use common::{TestEnv, TestServer, assert_problem};
+use reqwest::Method;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::TcpListener,
+    sync::{Notify, oneshot},
+};
+use uuid::Uuid;
+
+use task_svc::app::jobs::JobRunner;
+use task_svc::app::mail::{Email, MailError, Mailer};
+use task_svc::config::{Config, MailConfig, MailTransport};
+use task_svc::infra::mail::SmtpMailer;
+
+/// A mailer that records what it sends and misbehaves on request.
+#[derive(Default)]
+struct RecordingMailer {
+    sent: Mutex<Vec<Email>>,
+    calls: AtomicUsize,
+    /// The first this many calls fail with a transient error.
+    failures: AtomicUsize,
+    /// Every call fails while set.
+    broken: AtomicBool,
+    /// The first call never returns (its worker is killed or shut down meanwhile).
+    hang_first: AtomicBool,
+    /// How long each send takes.
+    delay: Mutex<Duration>,
+    /// Notified when a call starts.
+    started: Notify,
+}
+
+#[async_trait]
+impl Mailer for RecordingMailer {
+    async fn send(&self, email: &Email) -> Result<(), MailError> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        self.started.notify_one();
+        if call == 0 && self.hang_first.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        let delay = *self.delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(MailError::Transient("the mail server is down".into()));
+        }
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(MailError::Transient("421 try again later".into()));
+        }
+        self.sent.lock().unwrap().push(email.clone());
+        Ok(())
+    }
+}
+
+impl RecordingMailer {
+    fn sent_to(&self) -> Vec<String> {
+        let mut to: Vec<String> = self
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.to.clone())
+            .collect();
+        to.sort();
+        to
+    }
+}
+
+/// Fast jobs for tests: quick retries, short timeouts; `extra` wins.
+fn config(env: &TestEnv, extra: &[(&str, &str)]) -> Config {
+    let mut vars = vec![
+        ("JOBS_POLL_INTERVAL_MS", "50"),
+        ("JOBS_BACKOFF_BASE_MS", "20"),
+        ("JOBS_BACKOFF_MAX_MS", "100"),
+        ("JOBS_TIMEOUT_MS", "2000"),
+        ("JOBS_DRAIN_TIMEOUT_MS", "2000"),
+    ];
+    vars.extend_from_slice(extra);
+    env.config(&vars)
+}
+
+fn runner(mailer: &Arc<RecordingMailer>) -> JobRunner {
+    JobRunner {
+        mailer: mailer.clone(),
+        service_name: "task-svc".into(),
+    }
+}
+
+/// A stop signal for a worker, and its trigger.
+fn stop_signal() -> (
+    oneshot::Sender<()>,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    (stop, async move {
+        let _ = stopped.await;
+    })
+}
+
+/// Waits (up to 10 s) until `check` holds.
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// (status, attempts, last_error) of every job, oldest first.
+async fn jobs(server: &TestServer) -> Vec<(String, i32, Option<String>)> {
+    sqlx::query_as("SELECT status, attempts, last_error FROM jobs ORDER BY created_at, id")
+        .fetch_all(&server.state().db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn registering_sends_one_welcome_email_and_a_failed_registration_none() {
+    let env = TestEnv::new().await;
+    // Polling is slow here: the email arrives promptly only because registering pokes the
+    // worker through its channel.
+    let config = config(&env, &[("JOBS_POLL_INTERVAL_MS", "60000")]);
+    let server = TestServer::start(&config).await;
+    let mailer = Arc::new(RecordingMailer::default());
+    let (_stop, stopped) = stop_signal();
+    server
+        .state()
+        .jobs
+        .start_worker(runner(&mailer), &config.jobs, stopped);
+
+    assert_eq!(
+        server
+            .register("ann@example.com", common::PASSWORD)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        server
+            .register("bob@example.com", common::PASSWORD)
+            .await
+            .status(),
+        201
+    );
+    // The email is taken: the transaction rolls back, and the job with it.
+    assert_eq!(
+        server
+            .register("ANN@example.com", common::PASSWORD)
+            .await
+            .status(),
+        409
+    );
+
+    eventually("two emails", async || mailer.sent_to().len() == 2).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(mailer.sent_to(), ["ann@example.com", "bob@example.com"]);
+    let email = mailer.sent.lock().unwrap()[0].clone();
+    assert_eq!(email.subject, "Welcome to task-svc");
+    assert!(email.body.contains("Test User"), "{}", email.body);
+    assert!(email.key.starts_with("welcome-email."), "{}", email.key);
+    assert_eq!(
+        jobs(&server).await,
+        [("done".into(), 1, None), ("done".into(), 1, None)]
+    );
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_until_the_email_is_sent_once() {
+    let env = TestEnv::new().await;
+    let config = config(&env, &[]);
+    let server = TestServer::start(&config).await;
+    let mailer = Arc::new(RecordingMailer::default());
+    mailer.failures.store(2, Ordering::SeqCst);
+    let (_stop, stopped) = stop_signal();
+    server
+        .state()
+        .jobs
+        .start_worker(runner(&mailer), &config.jobs, stopped);
+
+    assert_eq!(
+        server
+            .register("ann@example.com", common::PASSWORD)
+            .await
+            .status(),
+        201
+    );
+
+    eventually("the job is done", async || {
+        jobs(&server).await.first().is_some_and(|j| j.0 == "done")
+    })
+    .await;
+    assert_eq!(mailer.sent_to(), ["ann@example.com"]);
+    assert_eq!(mailer.calls.load(Ordering::SeqCst), 3);
+    let (_, attempts, last_error) = jobs(&server).await.remove(0);
+    assert_eq!(attempts, 3);
+    assert!(
+        last_error.is_some_and(|e| e.contains("421")),
+        "the last failure is kept for inspection"
+    );
+}
+
+#[tokio::test]
+async fn a_job_out_of_attempts_is_dead_until_an_admin_requeues_it() {
+    let env = TestEnv::new().await;
+    let config = config(&env, &[("JOBS_MAX_ATTEMPTS", "3")]);
+    let server = TestServer::start(&config).await;
+    let mailer = Arc::new(RecordingMailer::default());
+    mailer.broken.store(true, Ordering::SeqCst);
+    let (_stop, stopped) = stop_signal();
+    server
+        .state()
+        .jobs
+        .start_worker(runner(&mailer), &config.jobs, stopped);
+    let admin = server.admin("admin@example.com").await;
+    let user = server.signed_in("user@example.com").await;
+
+    eventually("both welcome emails are dead", async || {
+        jobs(&server).await.iter().filter(|j| j.0 == "dead").count() == 2
+    })
+    .await;
+    assert_eq!(mailer.calls.load(Ordering::SeqCst), 6, "3 attempts each");
+
+    let page: serde_json::Value = server
+        .call(Method::GET, "/jobs?status=dead", &admin.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 2, "{page}");
+    let job = &page["items"][0];
+    assert_eq!(job["kind"], "welcome_email");
+    assert_eq!(job["attempts"], 3);
+    assert!(
+        job["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("the mail server is down") && e.contains("attempt 3 of 3")),
+        "{job}"
+    );
+    let id = job["id"].as_str().unwrap().to_owned();
+
+    // The mail server is back; the admin requeues one job, which runs at once.
+    mailer.broken.store(false, Ordering::SeqCst);
+    let requeued = server
+        .call(
+            Method::POST,
+            &format!("/jobs/{id}/requeue"),
+            &admin.access,
+            None,
+        )
+        .await;
+    assert_eq!(requeued.status(), 200);
+    let requeued: serde_json::Value = requeued.json().await.unwrap();
+    assert_eq!(requeued["status"], "queued");
+    assert_eq!(requeued["attempts"], 0);
+    eventually("the requeued email is sent", async || {
+        mailer.sent_to().len() == 1
+    })
+    .await;
+    let dead: serde_json::Value = server
+        .call(Method::GET, "/jobs", &admin.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dead["total"], 1, "the other job is still dead: {dead}");
+
+    // Only dead jobs can be requeued, only by admins, and only jobs that exist.
+    eventually("the job is done", async || {
+        jobs(&server).await.iter().any(|j| j.0 == "done")
+    })
+    .await;
+    let again = server
+        .call(
+            Method::POST,
+            &format!("/jobs/{id}/requeue"),
+            &admin.access,
+            None,
+        )
+        .await;
+    let body = assert_problem(again, 409).await;
+    assert!(body["detail"].as_str().unwrap().contains("done"), "{body}");
+    let unknown = format!("/jobs/{}/requeue", Uuid::now_v7());
+    assert_problem(
+        server
+            .call(Method::POST, &unknown, &admin.access, None)
+            .await,
+        404,
+    )
+    .await;
+    assert_problem(
+        server
+            .call(
+                Method::POST,
+                "/jobs/not-a-uuid/requeue",
+                &admin.access,
+                None,
+            )
+            .await,
+        400,
+    )
+    .await;
+    assert_problem(
+        server
+            .call(
+                Method::POST,
+                &format!("/jobs/{id}/requeue"),
+                &user.access,
+                None,
+            )
+            .await,
+        403,
+    )
+    .await;
+    assert_problem(
+        server.call(Method::GET, "/jobs", &user.access, None).await,
+        403,
+    )
+    .await;
+    assert_problem(
+        server
+            .call(Method::GET, "/jobs?status=lost", &admin.access, None)
+            .await,
+        422,
+    )
+    .await;
+    assert_problem(
+        server
+            .call(Method::GET, "/jobs?limit=101", &admin.access, None)
+            .await,
+        422,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_job_survives_a_worker_that_dies_mid_job_and_is_sent_once() {
+    let env = TestEnv::new().await;
+    // A 300 ms timeout gives a 600 ms lease: how long a dead worker's job waits.
+    let config = config(
+        &env,
+        &[("JOBS_TIMEOUT_MS", "300"), ("JOBS_POLL_INTERVAL_MS", "100")],
+    );
+    let server = TestServer::start(&config).await;
+    // Registered while no worker runs: the job waits in the table.
+    assert_eq!(
+        server
+            .register("ann@example.com", common::PASSWORD)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(jobs(&server).await, [("queued".into(), 0, None)]);
+
+    let mailer = Arc::new(RecordingMailer::default());
+    mailer.hang_first.store(true, Ordering::SeqCst);
+    let (_stop, stopped) = stop_signal();
+    let first = server
+        .state()
+        .jobs
+        .start_worker(runner(&mailer), &config.jobs, stopped);
+    mailer.started.notified().await;
+    // The worker dies in the middle of sending, as a killed process would: nothing settles
+    // the job, which stays claimed until its lease runs out.
+    first.abort();
+    let _ = first.await;
+    assert_eq!(jobs(&server).await[0].0, "running");
+    assert!(mailer.sent_to().is_empty());
+
+    let (_stop, stopped) = stop_signal();
+    server
+        .state()
+        .jobs
+        .start_worker(runner(&mailer), &config.jobs, stopped);
+    eventually("another worker finishes the job", async || {
+        jobs(&server).await[0].0 == "done"
+    })
+    .await;
+    assert_eq!(mailer.sent_to(), ["ann@example.com"], "sent exactly once");
+    assert_eq!(jobs(&server).await[0].1, 2, "two claims");
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_running_job_finish() {
+    let env = TestEnv::new().await;
+    let config = config(&env, &[]);
+    let server = TestServer::start(&config).await;
+    let mailer = Arc::new(RecordingMailer::default());
+    *mailer.delay.lock().unwrap() = Duration::from_millis(300);
+    let (stop, stopped) = stop_signal();
+    let worker = server
+        .state()
+        .jobs
+        .start_worker(runner(&mailer), &config.jobs, stopped);
+    assert_eq!(
+        server
+            .register("ann@example.com", common::PASSWORD)
+            .await
+            .status(),
+        201
+    );
+    mailer.started.notified().await;
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), worker)
+        .await
+        .expect("the worker stops within the drain timeout")
+        .unwrap();
+    assert_eq!(mailer.sent_to(), ["ann@example.com"]);
+    assert_eq!(jobs(&server).await, [("done".into(), 1, None)]);
+}
+
+#[tokio::test]
+async fn shutdown_puts_back_a_job_that_outlasts_the_drain_timeout() {
+    let env = TestEnv::new().await;
+    let config = config(&env, &[("JOBS_DRAIN_TIMEOUT_MS", "200")]);
+    let server = TestServer::start(&config).await;
+    let mailer = Arc::new(RecordingMailer::default());
+    mailer.hang_first.store(true, Ordering::SeqCst);
+    let (stop, stopped) = stop_signal();
+    let worker = server
+        .state()
+        .jobs
+        .start_worker(runner(&mailer), &config.jobs, stopped);
+    assert_eq!(
+        server
+            .register("ann@example.com", common::PASSWORD)
+            .await
+            .status(),
+        201
+    );
+    mailer.started.notified().await;
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), worker)
+        .await
+        .expect("the worker gives up on the job after the drain timeout")
+        .unwrap();
+    // Released, not failed: queued again at once and the cut-short attempt not counted.
+    assert_eq!(jobs(&server).await, [("queued".into(), 0, None)]);
+
+    let (_stop, stopped) = stop_signal();
+    server
+        .state()
+        .jobs
+        .start_worker(runner(&mailer), &config.jobs, stopped);
+    eventually("the next worker sends it", async || {
+        mailer.sent_to().len() == 1
+    })
+    .await;
+    assert_eq!(jobs(&server).await[0].0, "done");
+}
+
+/// A minimal SMTP server: accepts everything except recipients given a reply code in
+/// `rcpt_reply`, and hands each received message's envelope and data to the test.
+async fn smtp_server(
+    rcpt_reply: &'static str,
+) -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (received, messages) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let received = received.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let mut transcript = String::new();
+                write.write_all(b"220 test ESMTP\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    transcript.push_str(&line);
+                    transcript.push('\n');
+                    let verb = line
+                        .split([' ', ':'])
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_uppercase();
+                    let reply = match verb.as_str() {
+                        "EHLO" | "HELO" => "250 test\r\n",
+                        "RCPT" => rcpt_reply,
+                        "DATA" => {
+                            write.write_all(b"354 go ahead\r\n").await.unwrap();
+                            while let Ok(Some(data)) = lines.next_line().await {
+                                if data == "." {
+                                    break;
+                                }
+                                transcript.push_str(&data);
+                                transcript.push('\n');
+                            }
+                            let _ = received.send(std::mem::take(&mut transcript));
+                            "250 queued\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        }
+                        _ => "250 ok\r\n",
+                    };
+                    write.write_all(reply.as_bytes()).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, messages)
+}
+
+fn smtp_config(url: String) -> MailConfig {
+    MailConfig {
+        transport: MailTransport::Smtp,
+        smtp_url: Some(url.into()),
+        smtp_timeout: Duration::from_secs(5),
+        from: "Tasks <no-reply@tasks.example>".into(),
+    }
+}
+
+fn welcome() -> Email {
+    Email {
+        to: "ann@example.com".into(),
+        subject: "Welcome".into(),
+        body: "Hello Ann".into(),
+        key: "welcome-email.0190-test".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_smtp_mailer_delivers_to_an_smtp_server() {
+    let (port, mut messages) = smtp_server("250 ok\r\n").await;
+    let mailer = SmtpMailer::new(&smtp_config(format!("smtp://127.0.0.1:{port}"))).unwrap();
+    mailer.send(&welcome()).await.expect("sent");
+    let message = messages.recv().await.unwrap();
+    assert!(
+        message.contains("MAIL FROM:<no-reply@tasks.example>"),
+        "{message}"
+    );
+    assert!(message.contains("RCPT TO:<ann@example.com>"), "{message}");
+    assert!(message.contains("Subject: Welcome"), "{message}");
+    assert!(
+        message.contains("Message-ID: <welcome-email.0190-test@tasks.example>"),
+        "a resend carries the same Message-ID: {message}"
+    );
+    assert!(message.contains("Hello Ann"), "{message}");
+}
+
+#[tokio::test]
+async fn smtp_failures_are_told_apart_for_the_retry_policy() {
+    let (permanent, _) = smtp_server("550 no such user\r\n").await;
+    let mailer = SmtpMailer::new(&smtp_config(format!("smtp://127.0.0.1:{permanent}"))).unwrap();
+    assert!(matches!(
+        mailer.send(&welcome()).await,
+        Err(MailError::Rejected(_))
+    ));
+
+    let (busy, _) = smtp_server("451 try again later\r\n").await;
+    let mailer = SmtpMailer::new(&smtp_config(format!("smtp://127.0.0.1:{busy}"))).unwrap();
+    assert!(matches!(
+        mailer.send(&welcome()).await,
+        Err(MailError::Transient(_))
+    ));
+
+    // Nothing listens on the port: a connection failure is worth retrying.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mailer = SmtpMailer::new(&smtp_config(format!("smtp://127.0.0.1:{closed}"))).unwrap();
+    assert!(matches!(
+        mailer.send(&welcome()).await,
+        Err(MailError::Transient(_))
+    ));
+
+    let mut bad_recipient = welcome();
+    bad_recipient.to = "not an address".into();
+    assert!(matches!(
+        mailer.send(&bad_recipient).await,
+        Err(MailError::Rejected(_))
+    ));
+}

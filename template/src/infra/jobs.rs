@@ -1,0 +1,211 @@
+//! [`JobQueue`] in Postgres: the `jobs` table, claimed with `FOR UPDATE SKIP LOCKED` so that
+//! any number of workers (in any number of instances) share it without taking the same job.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::{
+    app::jobs::{Claimed, Job, JobQueue, JobRecord, JobStatus, Lease, Outcome, Requeued},
+    error::AppError,
+};
+
+pub struct PgJobQueue(pub PgPool);
+
+/// Adds `job` on `conn`, which is normally inside the transaction of the change that causes
+/// it. `false` when a job with the same key exists already.
+pub async fn enqueue(conn: &mut PgConnection, job: &Job) -> Result<bool, AppError> {
+    let payload = serde_json::to_value(job).map_err(|err| AppError::Internal(err.into()))?;
+    let inserted = sqlx::query!(
+        "INSERT INTO jobs (id, kind, key, payload) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (key) DO NOTHING",
+        Uuid::now_v7(),
+        job.kind(),
+        job.key(),
+        payload,
+    )
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+struct JobRow {
+    id: Uuid,
+    kind: String,
+    key: String,
+    status: String,
+    attempts: i32,
+    run_at: DateTime<Utc>,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<JobRow> for JobRecord {
+    type Error = AppError;
+
+    fn try_from(row: JobRow) -> Result<Self, AppError> {
+        Ok(Self {
+            id: row.id,
+            kind: row.kind,
+            key: row.key,
+            // The column has a CHECK constraint: a failure means schema and code disagree.
+            status: row
+                .status
+                .parse()
+                .map_err(|err: String| AppError::Internal(anyhow::anyhow!(err)))?,
+            attempts: row.attempts,
+            run_at: row.run_at,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Error texts can be long (a whole SMTP transcript); the table keeps a bounded excerpt.
+fn excerpt(error: &str) -> String {
+    const MAX: usize = 2000;
+    let clean: String = error.chars().filter(|c| *c != '\0').take(MAX).collect();
+    clean
+}
+
+#[async_trait]
+impl JobQueue for PgJobQueue {
+    async fn enqueue(&self, job: &Job) -> Result<bool, AppError> {
+        let mut conn = self.0.acquire().await?;
+        enqueue(&mut conn, job).await
+    }
+
+    async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, AppError> {
+        let lease_id = Uuid::now_v7();
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        // `= ANY(ARRAY(...))` runs the locking subquery exactly once.
+        let rows = sqlx::query!(
+            r#"UPDATE jobs
+               SET status = 'running', attempts = attempts + 1, lease_id = $1,
+                   locked_until = now() + $2::bigint * interval '1 millisecond'
+               WHERE id = ANY(ARRAY(
+                   SELECT id FROM jobs
+                   WHERE (status = 'queued' AND run_at <= now())
+                      OR (status = 'running' AND locked_until < now())
+                   ORDER BY run_at
+                   LIMIT $3
+                   FOR UPDATE SKIP LOCKED))
+               RETURNING id, kind, attempts, payload"#,
+            lease_id,
+            lease_ms,
+            i64::try_from(limit).unwrap_or(i64::MAX),
+        )
+        .fetch_all(&self.0)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Claimed {
+                lease: Lease {
+                    job_id: row.id,
+                    lease_id,
+                },
+                kind: row.kind,
+                attempts: row.attempts,
+                payload: row.payload,
+            })
+            .collect())
+    }
+
+    async fn settle(&self, lease: Lease, outcome: &Outcome) -> Result<bool, AppError> {
+        let (status, run_at, attempts_back, error) = match outcome {
+            Outcome::Done => ("done", None, 0, None),
+            Outcome::Retry { at, error } => ("queued", Some(*at), 0, Some(excerpt(error))),
+            Outcome::Dead { error } => ("dead", None, 0, Some(excerpt(error))),
+            Outcome::Released => ("queued", None, 1, None),
+        };
+        let settled = sqlx::query!(
+            "UPDATE jobs
+             SET status = $3, run_at = coalesce($4, run_at), attempts = attempts - $5,
+                 last_error = coalesce($6, last_error), lease_id = NULL, locked_until = NULL
+             WHERE id = $1 AND lease_id = $2",
+            lease.job_id,
+            lease.lease_id,
+            status,
+            run_at,
+            attempts_back,
+            error,
+        )
+        .execute(&self.0)
+        .await?
+        .rows_affected();
+        Ok(settled == 1)
+    }
+
+    async fn list(
+        &self,
+        status: JobStatus,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<JobRecord>, i64), AppError> {
+        let rows = sqlx::query_as!(
+            JobRow,
+            "SELECT id, kind, key, status, attempts, run_at, last_error, created_at, updated_at
+             FROM jobs WHERE status = $1
+             ORDER BY updated_at DESC, id DESC
+             LIMIT $2 OFFSET $3",
+            status.as_str(),
+            limit,
+            offset,
+        )
+        .fetch_all(&self.0)
+        .await?;
+        let total = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM jobs WHERE status = $1"#,
+            status.as_str()
+        )
+        .fetch_one(&self.0)
+        .await?;
+        let jobs = rows
+            .into_iter()
+            .map(JobRecord::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((jobs, total))
+    }
+
+    async fn requeue(&self, id: Uuid) -> Result<Requeued, AppError> {
+        let requeued = sqlx::query_as!(
+            JobRow,
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_at = now()
+             WHERE id = $1 AND status = 'dead'
+             RETURNING id, kind, key, status, attempts, run_at, last_error, created_at, updated_at",
+            id,
+        )
+        .fetch_optional(&self.0)
+        .await?;
+        if let Some(row) = requeued {
+            return Ok(Requeued::Yes(row.try_into()?));
+        }
+        let status = sqlx::query_scalar!("SELECT status FROM jobs WHERE id = $1", id)
+            .fetch_optional(&self.0)
+            .await?;
+        match status {
+            Some(status) => {
+                Ok(Requeued::NotDead(status.parse().map_err(
+                    |err: String| AppError::Internal(anyhow::anyhow!(err)),
+                )?))
+            }
+            None => Ok(Requeued::NoSuchJob),
+        }
+    }
+
+    async fn purge_done(&self, before: DateTime<Utc>) -> Result<u64, AppError> {
+        Ok(sqlx::query!(
+            "DELETE FROM jobs WHERE status = 'done' AND updated_at < $1",
+            before
+        )
+        .execute(&self.0)
+        .await?
+        .rows_affected())
+    }
+}
