@@ -22,8 +22,12 @@ use tokio::{
 use uuid::Uuid;
 
 use {{crate_name}}::app::jobs::JobRunner;
-use {{crate_name}}::app::mail::{Email, MailError, Mailer};
-use {{crate_name}}::config::{Config, MailConfig, MailTransport};
+use {{crate_name}}::app::mail::Email;
+use {{crate_name}}::app::mail::MailError;
+use {{crate_name}}::app::mail::Mailer;
+use {{crate_name}}::config::Config;
+use {{crate_name}}::config::MailConfig;
+use {{crate_name}}::config::MailTransport;
 use {{crate_name}}::infra::mail::SmtpMailer;
 
 /// A mailer that records what it sends and misbehaves on request.

@@ -20,7 +20,8 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use {{crate_name}}::app::readiness::Readiness;
 use {{crate_name}}::config::Config;
 use {{crate_name}}::infra::postgres;
-use {{crate_name}}::infra::redis::{Redis, RedisProbe};
+use {{crate_name}}::infra::redis::Redis;
+use {{crate_name}}::infra::redis::RedisProbe;
 use {{crate_name}}::{AppState, app};
 
 /// A TCP proxy in front of the real Redis that the test can cut off and restore, as a

@@ -22,8 +22,12 @@ use tokio::{
 use uuid::Uuid;
 
 use task_svc::app::jobs::JobRunner;
-use task_svc::app::mail::{Email, MailError, Mailer};
-use task_svc::config::{Config, MailConfig, MailTransport};
+use task_svc::app::mail::Email;
+use task_svc::app::mail::MailError;
+use task_svc::app::mail::Mailer;
+use task_svc::config::Config;
+use task_svc::config::MailConfig;
+use task_svc::config::MailTransport;
 use task_svc::infra::mail::SmtpMailer;
 
 /// A mailer that records what it sends and misbehaves on request.

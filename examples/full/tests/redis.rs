@@ -20,7 +20,8 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use task_svc::app::readiness::Readiness;
 use task_svc::config::Config;
 use task_svc::infra::postgres;
-use task_svc::infra::redis::{Redis, RedisProbe};
+use task_svc::infra::redis::Redis;
+use task_svc::infra::redis::RedisProbe;
 use task_svc::{AppState, app};
 
 /// A TCP proxy in front of the real Redis that the test can cut off and restore, as a

@@ -27,7 +27,8 @@ use {{crate_name}}::app::readiness::Readiness;
 use {{crate_name}}::config::Config;
 use {{crate_name}}::config::HttpConfig;
 use {{crate_name}}::domain::user::Role;
-use {{crate_name}}::{AppState, Backends, app, server};
+use {{crate_name}}::{AppState, Backends};
+use {{crate_name}}::{app, server};
 
 /// A setting from the environment, else from the service's `.env`, which is read but not
 /// loaded into the process environment (changing it while threads run is unsound).

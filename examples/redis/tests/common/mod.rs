@@ -25,7 +25,8 @@ use task_svc::app::readiness::Readiness;
 use task_svc::config::Config;
 use task_svc::config::HttpConfig;
 use task_svc::domain::user::Role;
-use task_svc::{AppState, Backends, app, server};
+use task_svc::{AppState, Backends};
+use task_svc::{app, server};
 
 /// A setting from the environment, else from the service's `.env`, which is read but not
 /// loaded into the process environment (changing it while threads run is unsound).
