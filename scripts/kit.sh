@@ -263,24 +263,43 @@ test_variant() {
   cd "$ROOT"
 }
 
-# The full variant holds every query, so its .sqlx/ serves every variant.
+# The full variant holds every query, so its .sqlx/ serves every variant; the files of the
+# queries only the webhooks variants have (found by preparing minimal too) are listed in
+# template/cargo-generate.toml, so that the other variants are rendered without them.
 cmd_prepare() {
   ensure_cargo_generate
   ensure_sqlx_cli
   use_local_services
   [ -n "${DATABASE_URL:-}" ] || die "prepare needs Postgres: set DATABASE_URL"
-  local dir="$WORK/prepare" url="${DATABASE_URL%%\?*}"
-  url="${url%/*}/kit_sqlx_prepare"
-  rm -rf "$dir"
-  render full "$dir" "$NAME"
-  cp "$ROOT/examples/full/Cargo.lock" "$dir/Cargo.lock"
-  DATABASE_URL=$url sqlx database drop -y -f >/dev/null
-  DATABASE_URL=$url sqlx database create
-  (cd "$dir" && DATABASE_URL=$url sqlx migrate run >/dev/null &&
-    DATABASE_URL=$url SQLX_OFFLINE=false cargo sqlx prepare -- --all-targets)
-  DATABASE_URL=$url sqlx database drop -y -f >/dev/null
+  local v dir url base="${DATABASE_URL%%\?*}"
+  for v in full minimal; do
+    dir="$WORK/prepare-$v" url="${base%/*}/kit_sqlx_prepare_$v"
+    rm -rf "$dir"
+    render "$v" "$dir" "$NAME"
+    cp "$ROOT/examples/$v/Cargo.lock" "$dir/Cargo.lock"
+    rm -rf "$dir/.sqlx"
+    DATABASE_URL=$url sqlx database drop -y -f >/dev/null
+    DATABASE_URL=$url sqlx database create
+    (cd "$dir" && DATABASE_URL=$url sqlx migrate run >/dev/null &&
+      DATABASE_URL=$url SQLX_OFFLINE=false cargo sqlx prepare -- --all-targets)
+    DATABASE_URL=$url sqlx database drop -y -f >/dev/null
+  done
   rm -rf "$ROOT/template/.sqlx"
-  cp -r "$dir/.sqlx" "$ROOT/template/.sqlx"
+  cp -r "$WORK/prepare-full/.sqlx" "$ROOT/template/.sqlx"
+  python3 - "$ROOT/template/cargo-generate.toml" "$WORK/prepare-full/.sqlx" "$WORK/prepare-minimal/.sqlx" <<'PY'
+import pathlib, re, sys
+config, full, minimal = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+names = lambda d: {p.name for p in pathlib.Path(d).glob("*.json")}
+only = sorted(names(full) - names(minimal))
+block = "".join(f'    ".sqlx/{name}",\n' for name in only)
+text = config.read_text()
+text, count = re.subn(r"(    # BEGIN webhooks-only query data \(scripts/kit.sh prepare\)\n).*?(    # END webhooks-only query data\n)",
+                      lambda m: m.group(1) + block + m.group(2), text, flags=re.S)
+if count != 1:
+    sys.exit("cargo-generate.toml has no webhooks-only query data block")
+config.write_text(text)
+print(f"{len(only)} queries are the webhooks variants' own")
+PY
   echo "template/.sqlx refreshed ($(find "$ROOT/template/.sqlx" -name '*.json' | wc -l) queries); run scripts/kit.sh sync"
 }
 
@@ -357,11 +376,17 @@ cmd_lint() {
   for dir in "$WORK/lint-minimal" "$rendered"; do
     python3 "$ROOT/scripts/check_compose.py" "$dir" || die "compose.yaml in $dir has problems"
   done
+  command -v shellcheck >/dev/null || {
+    say "installing Debian's shellcheck"
+    apt-get install -y shellcheck >/dev/null ||
+      { apt-get update >/dev/null && apt-get install -y shellcheck >/dev/null; } ||
+      true
+  }
   if command -v shellcheck >/dev/null; then
     shellcheck "$ROOT"/scripts/*.sh "$ROOT/.ci/run" || die "shellcheck found problems"
     echo "shellcheck: scripts/*.sh and .ci/run are clean"
   else
-    echo "WARNING: shellcheck is not installed (Debian: apt-get install shellcheck); scripts not linted" >&2
+    echo "WARNING: shellcheck could not be installed (Debian: apt-get install shellcheck); scripts not linted" >&2
   fi
 }
 

@@ -21,8 +21,9 @@ use crate::{
     app::{
         audit::AuditLog,
         auth::AuthService,
-        jobs::Jobs,
+        jobs::{JobRunner, Jobs},
         limits::AuthLimiter,
+        mail::Mailer,
         passwords::Passwords,
         readiness::{Probe, Readiness},
         sessions::SessionRepository,
@@ -42,6 +43,16 @@ use crate::{
         sessions::PgSessionRepository, tasks::PgTaskRepository, users::PgUserRepository,
     },
 };
+{%- if webhooks %}
+
+use crate::{
+    app::{
+        inbound::InboundWebhooks,
+        webhooks::{WebhookOutbox, Webhooks},
+    },
+    infra::{inbound::PgInboundStore, webhook_client::HttpWebhookSender, webhooks::PgWebhookStore},
+};
+{%- endif %}
 {%- if redis %}
 
 use crate::infra::{
@@ -83,6 +94,12 @@ pub struct AppState {
 {%- endif %}
     pub audit: AuditLog,
     pub jobs: Jobs,
+{%- if webhooks %}
+    pub inbound: InboundWebhooks,
+    pub webhooks: Webhooks,
+{%- endif %}
+    /// Names the service in what it writes, e.g. email subjects (`OTEL_SERVICE_NAME`).
+    pub service_name: String,
     /// The per-client-IP limit on the whole API.
     pub api_limit: ApiLimit,
     pub trusted_proxy_hops: usize,
@@ -151,12 +168,27 @@ impl AppState {
                 config.redis.task_cache_ttl,
             )),
             events: Arc::new(RedisTaskEvents(backends.redis.clone())),
+            outbox: {% if webhooks %}Some(Arc::new(WebhookOutbox)){% else %}None{% endif %},
         };
         let task_feed = Arc::new(RedisTaskFeed::start(backends.redis).await);
 {%- else %}
         let tasks = TaskService {
             repo: Arc::new(PgTaskRepository(db.clone())),
             events: Arc::new(NoTaskEvents),
+            outbox: {% if webhooks %}Some(Arc::new(WebhookOutbox)){% else %}None{% endif %},
+        };
+{%- endif %}
+{%- if webhooks %}
+        let webhooks = Webhooks {
+            store: Arc::new(PgWebhookStore(db.clone())),
+            sender: Arc::new(HttpWebhookSender::new(&config.webhooks)?),
+            jobs: jobs.clone(),
+            config: config.webhooks.clone(),
+        };
+        let inbound = InboundWebhooks {
+            store: Arc::new(PgInboundStore(db.clone())),
+            jobs: jobs.clone(),
+            config: config.webhooks.clone(),
         };
 {%- endif %}
         let state = Self {
@@ -173,12 +205,30 @@ impl AppState {
             task_feed,
 {%- endif %}
             audit,
+{%- if webhooks %}
+            inbound,
+            webhooks,
+{%- endif %}
             jobs,
+            service_name: config.telemetry.service_name.clone(),
             api_limit: rate_limit::config(&config.limits, config.http.trusted_proxy_hops),
             trusted_proxy_hops: config.http.trusted_proxy_hops,
         };
         tokio::spawn(maintain(state.clone(), MAINTENANCE_INTERVAL));
         Ok(state)
+    }
+}
+
+impl AppState {
+    /// What runs the jobs: the mailer, and the other services jobs use.
+    pub fn job_runner(&self, mailer: Arc<dyn Mailer>) -> JobRunner {
+        JobRunner {
+            mailer,
+            service_name: self.service_name.clone(),
+{%- if webhooks %}
+            webhooks: self.webhooks.clone(),
+{%- endif %}
+        }
     }
 }
 
@@ -199,7 +249,14 @@ async fn maintain(state: AppState, every: Duration) {
             let jobs = (state.jobs.queue)
                 .purge_done(chrono::Utc::now() - DONE_JOB_RETENTION)
                 .await?;
+{%- if webhooks %}
+            let inbound = (state.inbound.store)
+                .purge_before(chrono::Utc::now() - app::inbound::INBOUND_RETENTION)
+                .await?;
+            Ok::<_, error::AppError>(tokens + keys + jobs + inbound)
+{%- else %}
             Ok::<_, error::AppError>(tokens + keys + jobs)
+{%- endif %}
         };
         match purged.await {
             Ok(0) => {}

@@ -21,7 +21,6 @@ use tokio::{
 };
 use uuid::Uuid;
 
-use {{crate_name}}::app::jobs::JobRunner;
 use {{crate_name}}::app::mail::Email;
 use {{crate_name}}::app::mail::MailError;
 use {{crate_name}}::app::mail::Mailer;
@@ -99,13 +98,6 @@ fn config(env: &TestEnv, extra: &[(&str, &str)]) -> Config {
     env.config(&vars)
 }
 
-fn runner(mailer: &Arc<RecordingMailer>) -> JobRunner {
-    JobRunner {
-        mailer: mailer.clone(),
-        service_name: "task-svc".into(),
-    }
-}
-
 /// A stop signal for a worker, and its trigger.
 fn stop_signal() -> (
     oneshot::Sender<()>,
@@ -146,10 +138,11 @@ async fn registering_sends_one_welcome_email_and_a_failed_registration_none() {
     let server = TestServer::start(&config).await;
     let mailer = Arc::new(RecordingMailer::default());
     let (_stop, stopped) = stop_signal();
-    server
-        .state()
-        .jobs
-        .start_worker(runner(&mailer), &config.jobs, stopped);
+    server.state().jobs.start_worker(
+        server.state().job_runner(mailer.clone()),
+        &config.jobs,
+        stopped,
+    );
 
     assert_eq!(
         server
@@ -195,10 +188,11 @@ async fn a_transient_failure_is_retried_until_the_email_is_sent_once() {
     let mailer = Arc::new(RecordingMailer::default());
     mailer.failures.store(2, Ordering::SeqCst);
     let (_stop, stopped) = stop_signal();
-    server
-        .state()
-        .jobs
-        .start_worker(runner(&mailer), &config.jobs, stopped);
+    server.state().jobs.start_worker(
+        server.state().job_runner(mailer.clone()),
+        &config.jobs,
+        stopped,
+    );
 
     assert_eq!(
         server
@@ -230,10 +224,11 @@ async fn a_job_out_of_attempts_is_dead_until_an_admin_requeues_it() {
     let mailer = Arc::new(RecordingMailer::default());
     mailer.broken.store(true, Ordering::SeqCst);
     let (_stop, stopped) = stop_signal();
-    server
-        .state()
-        .jobs
-        .start_worker(runner(&mailer), &config.jobs, stopped);
+    server.state().jobs.start_worker(
+        server.state().job_runner(mailer.clone()),
+        &config.jobs,
+        stopped,
+    );
     let admin = server.admin("admin@example.com").await;
     let user = server.signed_in("user@example.com").await;
 
@@ -377,10 +372,11 @@ async fn a_job_survives_a_worker_that_dies_mid_job_and_is_sent_once() {
     let mailer = Arc::new(RecordingMailer::default());
     mailer.hang_first.store(true, Ordering::SeqCst);
     let (_stop, stopped) = stop_signal();
-    let first = server
-        .state()
-        .jobs
-        .start_worker(runner(&mailer), &config.jobs, stopped);
+    let first = server.state().jobs.start_worker(
+        server.state().job_runner(mailer.clone()),
+        &config.jobs,
+        stopped,
+    );
     mailer.started.notified().await;
     // The worker dies in the middle of sending, as a killed process would: nothing settles
     // the job, which stays claimed until its lease runs out.
@@ -390,10 +386,11 @@ async fn a_job_survives_a_worker_that_dies_mid_job_and_is_sent_once() {
     assert!(mailer.sent_to().is_empty());
 
     let (_stop, stopped) = stop_signal();
-    server
-        .state()
-        .jobs
-        .start_worker(runner(&mailer), &config.jobs, stopped);
+    server.state().jobs.start_worker(
+        server.state().job_runner(mailer.clone()),
+        &config.jobs,
+        stopped,
+    );
     eventually("another worker finishes the job", async || {
         jobs(&server).await[0].0 == "done"
     })
@@ -410,10 +407,11 @@ async fn shutdown_lets_a_running_job_finish() {
     let mailer = Arc::new(RecordingMailer::default());
     *mailer.delay.lock().unwrap() = Duration::from_millis(300);
     let (stop, stopped) = stop_signal();
-    let worker = server
-        .state()
-        .jobs
-        .start_worker(runner(&mailer), &config.jobs, stopped);
+    let worker = server.state().jobs.start_worker(
+        server.state().job_runner(mailer.clone()),
+        &config.jobs,
+        stopped,
+    );
     assert_eq!(
         server
             .register("ann@example.com", common::PASSWORD)
@@ -440,10 +438,11 @@ async fn shutdown_puts_back_a_job_that_outlasts_the_drain_timeout() {
     let mailer = Arc::new(RecordingMailer::default());
     mailer.hang_first.store(true, Ordering::SeqCst);
     let (stop, stopped) = stop_signal();
-    let worker = server
-        .state()
-        .jobs
-        .start_worker(runner(&mailer), &config.jobs, stopped);
+    let worker = server.state().jobs.start_worker(
+        server.state().job_runner(mailer.clone()),
+        &config.jobs,
+        stopped,
+    );
     assert_eq!(
         server
             .register("ann@example.com", common::PASSWORD)
@@ -462,10 +461,11 @@ async fn shutdown_puts_back_a_job_that_outlasts_the_drain_timeout() {
     assert_eq!(jobs(&server).await, [("queued".into(), 0, None)]);
 
     let (_stop, stopped) = stop_signal();
-    server
-        .state()
-        .jobs
-        .start_worker(runner(&mailer), &config.jobs, stopped);
+    server.state().jobs.start_worker(
+        server.state().job_runner(mailer.clone()),
+        &config.jobs,
+        stopped,
+    );
     eventually("the next worker sends it", async || {
         mailer.sent_to().len() == 1
     })

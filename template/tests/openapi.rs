@@ -27,6 +27,16 @@ const ROUTES: &[(&str, &str)] = &[
 {%- if redis %}
     ("get", "/tasks/events"),
 {%- endif %}
+{%- if webhooks %}
+    ("post", "/webhooks"),
+    ("get", "/webhooks"),
+    ("delete", "/webhooks/{id}"),
+    ("post", "/webhooks/{id}/rotate-secret"),
+    ("post", "/webhooks/{id}/enable"),
+    ("get", "/webhooks/{id}/deliveries"),
+    ("post", "/webhooks/{id}/deliveries/{delivery_id}/replay"),
+    ("post", "/webhooks/inbound/{source}"),
+{%- endif %}
     ("get", "/users"),
     ("patch", "/users/{id}"),
     ("delete", "/users/{id}"),

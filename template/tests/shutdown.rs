@@ -101,7 +101,11 @@ async fn sigterm_stops_the_binary_cleanly() {
         .expect("the service logs where it listens");
     let log: serde_json::Value = serde_json::from_str(&listening).unwrap();
     let addr = log["addr"].as_str().unwrap().to_owned();
-    let health = reqwest::get(format!("http://{addr}/healthz"))
+    let health = common::http_client()
+        .build()
+        .unwrap()
+        .get(format!("http://{addr}/healthz"))
+        .send()
         .await
         .unwrap();
     assert_eq!(health.status(), 200);

@@ -21,8 +21,9 @@ use crate::{
     app::{
         audit::AuditLog,
         auth::AuthService,
-        jobs::Jobs,
+        jobs::{JobRunner, Jobs},
         limits::AuthLimiter,
+        mail::Mailer,
         passwords::Passwords,
         readiness::{Probe, Readiness},
         sessions::SessionRepository,
@@ -37,6 +38,14 @@ use crate::{
         audit::PgSecurityEventStore, jobs::PgJobQueue, postgres::PostgresProbe,
         sessions::PgSessionRepository, tasks::PgTaskRepository, users::PgUserRepository,
     },
+};
+
+use crate::{
+    app::{
+        inbound::InboundWebhooks,
+        webhooks::{WebhookOutbox, Webhooks},
+    },
+    infra::{inbound::PgInboundStore, webhook_client::HttpWebhookSender, webhooks::PgWebhookStore},
 };
 
 use crate::infra::{
@@ -73,6 +82,10 @@ pub struct AppState {
     pub task_feed: Arc<dyn TaskFeed>,
     pub audit: AuditLog,
     pub jobs: Jobs,
+    pub inbound: InboundWebhooks,
+    pub webhooks: Webhooks,
+    /// Names the service in what it writes, e.g. email subjects (`OTEL_SERVICE_NAME`).
+    pub service_name: String,
     /// The per-client-IP limit on the whole API.
     pub api_limit: ApiLimit,
     pub trusted_proxy_hops: usize,
@@ -130,8 +143,20 @@ impl AppState {
                 config.redis.task_cache_ttl,
             )),
             events: Arc::new(RedisTaskEvents(backends.redis.clone())),
+            outbox: Some(Arc::new(WebhookOutbox)),
         };
         let task_feed = Arc::new(RedisTaskFeed::start(backends.redis).await);
+        let webhooks = Webhooks {
+            store: Arc::new(PgWebhookStore(db.clone())),
+            sender: Arc::new(HttpWebhookSender::new(&config.webhooks)?),
+            jobs: jobs.clone(),
+            config: config.webhooks.clone(),
+        };
+        let inbound = InboundWebhooks {
+            store: Arc::new(PgInboundStore(db.clone())),
+            jobs: jobs.clone(),
+            config: config.webhooks.clone(),
+        };
         let state = Self {
             readiness,
             db,
@@ -144,12 +169,26 @@ impl AppState {
             tasks,
             task_feed,
             audit,
+            inbound,
+            webhooks,
             jobs,
+            service_name: config.telemetry.service_name.clone(),
             api_limit: rate_limit::config(&config.limits, config.http.trusted_proxy_hops),
             trusted_proxy_hops: config.http.trusted_proxy_hops,
         };
         tokio::spawn(maintain(state.clone(), MAINTENANCE_INTERVAL));
         Ok(state)
+    }
+}
+
+impl AppState {
+    /// What runs the jobs: the mailer, and the other services jobs use.
+    pub fn job_runner(&self, mailer: Arc<dyn Mailer>) -> JobRunner {
+        JobRunner {
+            mailer,
+            service_name: self.service_name.clone(),
+            webhooks: self.webhooks.clone(),
+        }
     }
 }
 
@@ -170,7 +209,10 @@ async fn maintain(state: AppState, every: Duration) {
             let jobs = (state.jobs.queue)
                 .purge_done(chrono::Utc::now() - DONE_JOB_RETENTION)
                 .await?;
-            Ok::<_, error::AppError>(tokens + keys + jobs)
+            let inbound = (state.inbound.store)
+                .purge_before(chrono::Utc::now() - app::inbound::INBOUND_RETENTION)
+                .await?;
+            Ok::<_, error::AppError>(tokens + keys + jobs + inbound)
         };
         match purged.await {
             Ok(0) => {}

@@ -131,7 +131,7 @@ async fn secrets_never_reach_the_logs_and_grant_admin_works() {
     let addr = log["addr"].as_str().unwrap().to_owned();
     let output = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
 
-    let client = reqwest::Client::new();
+    let client = common::http_client().build().unwrap();
     let url = |path: &str| format!("http://{addr}{path}");
     let password = "a-Very-Distinctive-pass-phrase-42";
     let registered = client

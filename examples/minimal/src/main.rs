@@ -6,7 +6,6 @@ use tokio::net::TcpListener;
 
 use task_svc::app::audit::SecurityEvent;
 use task_svc::app::audit::SecurityEventStore;
-use task_svc::app::jobs::JobRunner;
 use task_svc::app::users::UserRepository;
 use task_svc::config::Config;
 use task_svc::domain::user::Role;
@@ -94,10 +93,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // One signal stops both: the server stops accepting and the worker stops claiming, and
     // each drains what it has in hand.
     let shutdown = server::shutdown_signal().shared();
-    let runner = JobRunner {
-        mailer: mail::from_config(&config.mail)?,
-        service_name: config.telemetry.service_name.clone(),
-    };
+    let runner = state.job_runner(mail::from_config(&config.mail)?);
     let worker = state
         .jobs
         .start_worker(runner, &config.jobs, shutdown.clone());

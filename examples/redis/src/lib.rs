@@ -21,8 +21,9 @@ use crate::{
     app::{
         audit::AuditLog,
         auth::AuthService,
-        jobs::Jobs,
+        jobs::{JobRunner, Jobs},
         limits::AuthLimiter,
+        mail::Mailer,
         passwords::Passwords,
         readiness::{Probe, Readiness},
         sessions::SessionRepository,
@@ -73,6 +74,8 @@ pub struct AppState {
     pub task_feed: Arc<dyn TaskFeed>,
     pub audit: AuditLog,
     pub jobs: Jobs,
+    /// Names the service in what it writes, e.g. email subjects (`OTEL_SERVICE_NAME`).
+    pub service_name: String,
     /// The per-client-IP limit on the whole API.
     pub api_limit: ApiLimit,
     pub trusted_proxy_hops: usize,
@@ -130,6 +133,7 @@ impl AppState {
                 config.redis.task_cache_ttl,
             )),
             events: Arc::new(RedisTaskEvents(backends.redis.clone())),
+            outbox: None,
         };
         let task_feed = Arc::new(RedisTaskFeed::start(backends.redis).await);
         let state = Self {
@@ -145,11 +149,22 @@ impl AppState {
             task_feed,
             audit,
             jobs,
+            service_name: config.telemetry.service_name.clone(),
             api_limit: rate_limit::config(&config.limits, config.http.trusted_proxy_hops),
             trusted_proxy_hops: config.http.trusted_proxy_hops,
         };
         tokio::spawn(maintain(state.clone(), MAINTENANCE_INTERVAL));
         Ok(state)
+    }
+}
+
+impl AppState {
+    /// What runs the jobs: the mailer, and the other services jobs use.
+    pub fn job_runner(&self, mailer: Arc<dyn Mailer>) -> JobRunner {
+        JobRunner {
+            mailer,
+            service_name: self.service_name.clone(),
+        }
     }
 }
 

@@ -7,6 +7,9 @@ pub const MAX_PAGE: i64 = 100;
 pub mod access;
 pub mod audit;
 pub mod auth;
+{%- if webhooks %}
+pub mod inbound;
+{%- endif %}
 pub mod jobs;
 pub mod limits;
 pub mod mail;
@@ -19,3 +22,6 @@ pub mod task_feed;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
+{%- if webhooks %}
+pub mod webhooks;
+{%- endif %}

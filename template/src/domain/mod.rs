@@ -4,3 +4,6 @@
 pub mod health;
 pub mod task;
 pub mod user;
+{%- if webhooks %}
+pub mod webhook;
+{%- endif %}

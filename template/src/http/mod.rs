@@ -18,6 +18,9 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod tasks;
 pub mod users;
+{%- if webhooks %}
+pub mod webhooks;
+{%- endif %}
 
 use axum::{Extension, Router};
 use utoipa::{
@@ -38,6 +41,9 @@ use crate::{AppState, config::HttpConfig, error::Problem};
         (name = "tasks", description = "The caller's tasks"),
         (name = "users", description = "Account management (admins)"),
         (name = "jobs", description = "The background job queue (admins)"),
+{%- if webhooks %}
+        (name = "webhooks", description = "Webhook endpoints for the caller's task events, and webhooks from other systems"),
+{%- endif %}
         (name = "health", description = "Liveness and readiness probes"),
         (name = "docs", description = "This API's documentation"),
     )
@@ -90,6 +96,15 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(users::update_user, users::delete_user))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::requeue_job))
+{%- if webhooks %}
+        .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
+        .routes(routes!(webhooks::delete_endpoint))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::enable_endpoint))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::replay_delivery))
+        .routes(routes!(webhooks::receive_webhook))
+{%- endif %}
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(docs::openapi_json))

@@ -17,8 +17,8 @@ pub struct PgJobQueue(pub PgPool);
 
 /// Adds `job` on `conn`, which is normally inside the transaction of the change that causes
 /// it. `false` when a job with the same key exists already.
-pub async fn enqueue(conn: &mut PgConnection, job: &Job) -> Result<bool, AppError> {
-    let payload = serde_json::to_value(job).map_err(|err| AppError::Internal(err.into()))?;
+pub async fn enqueue(conn: &mut PgConnection, job: &Job) -> Result<bool, sqlx::Error> {
+    let payload = serde_json::to_value(job).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
     let inserted = sqlx::query!(
         "INSERT INTO jobs (id, kind, key, payload) VALUES ($1, $2, $3, $4)
          ON CONFLICT (key) DO NOTHING",
@@ -78,7 +78,7 @@ fn excerpt(error: &str) -> String {
 impl JobQueue for PgJobQueue {
     async fn enqueue(&self, job: &Job) -> Result<bool, AppError> {
         let mut conn = self.0.acquire().await?;
-        enqueue(&mut conn, job).await
+        Ok(enqueue(&mut conn, job).await?)
     }
 
     async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, AppError> {

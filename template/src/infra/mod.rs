@@ -1,6 +1,9 @@
 //! Adapters to the outside world: they implement the traits that `app` defines.
 
 pub mod audit;
+{%- if webhooks %}
+pub mod inbound;
+{%- endif %}
 pub mod jobs;
 pub mod mail;
 pub mod postgres;
@@ -15,3 +18,7 @@ pub mod task_events;
 {%- endif %}
 pub mod tasks;
 pub mod users;
+{%- if webhooks %}
+pub mod webhook_client;
+pub mod webhooks;
+{%- endif %}

@@ -297,7 +297,7 @@ impl TestServer {
             },
             drain,
         ));
-        let client = reqwest::Client::builder()
+        let client = http_client()
             .no_gzip()
             .timeout(Duration::from_secs(30))
             .build()
@@ -423,6 +423,15 @@ impl TestServer {
         }
         (&mut self.task).await.expect("server task")
     }
+}
+
+/// A builder for the tests' HTTP clients{% if webhooks %} (with the TLS crypto provider that this
+/// variant's reqwest needs installed first){% endif %}.
+pub fn http_client() -> reqwest::ClientBuilder {
+{%- if webhooks %}
+    {{crate_name}}::infra::webhook_client::install_crypto_provider();
+{%- endif %}
+    reqwest::Client::builder()
 }
 
 /// Counts the SQL statements SQLx runs on this thread while it lives (SQLx reports each one as

@@ -44,12 +44,28 @@ pub enum Job {
         email: String,
         display_name: String,
     },
+    /// Fans a task change out to the webhook endpoints subscribed to it.
+    TaskEvent {
+        event_id: Uuid,
+        event: super::tasks::TaskEvent,
+    },
+    /// One attempt to deliver one webhook.
+    DeliverWebhook { delivery_id: Uuid },
+    /// Acts on a verified webhook from another system, once per message.
+    InboundWebhook {
+        source: String,
+        message_id: String,
+        payload: serde_json::Value,
+    },
 }
 
 impl Job {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::WelcomeEmail { .. } => "welcome_email",
+            Self::TaskEvent { .. } => "task_event",
+            Self::DeliverWebhook { .. } => "webhook_delivery",
+            Self::InboundWebhook { .. } => "inbound_webhook",
         }
     }
 
@@ -57,6 +73,11 @@ impl Job {
     pub fn key(&self) -> String {
         match self {
             Self::WelcomeEmail { user_id, .. } => format!("welcome-email.{user_id}"),
+            Self::TaskEvent { event_id, .. } => format!("task-event.{event_id}"),
+            Self::DeliverWebhook { delivery_id } => format!("webhook-delivery.{delivery_id}"),
+            Self::InboundWebhook {
+                source, message_id, ..
+            } => format!("inbound-webhook.{source}.{message_id}"),
         }
     }
 }
@@ -194,8 +215,20 @@ pub trait JobQueue: Send + Sync {
 pub enum JobError {
     #[error("{0}")]
     Retry(String),
+    /// Worth another attempt, but not before the given wait (e.g. a `Retry-After`).
+    #[error("{0}")]
+    RetryAfter(String, Duration),
     #[error("{0}")]
     Fatal(String),
+}
+
+/// Which attempt of its job a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// 1 for the first.
+    pub number: u32,
+    /// No retry follows if this one fails.
+    pub last: bool,
 }
 
 impl From<MailError> for JobError {
@@ -212,10 +245,12 @@ pub struct JobRunner {
     pub mailer: Arc<dyn Mailer>,
     /// Names the service in what jobs write, e.g. email subjects.
     pub service_name: String,
+    pub webhooks: super::webhooks::Webhooks,
 }
 
 impl JobRunner {
-    pub async fn run(&self, job: &Job) -> Result<(), JobError> {
+    pub async fn run(&self, job: &Job, attempt: Attempt) -> Result<(), JobError> {
+        let _ = attempt; // only some kinds of job care which attempt this is
         match job {
             Job::WelcomeEmail {
                 email,
@@ -232,6 +267,25 @@ impl JobRunner {
                     key: job.key(),
                 };
                 Ok(self.mailer.send(&message).await?)
+            }
+            Job::TaskEvent { event_id, event } => self.webhooks.fan_out(*event_id, event).await,
+            Job::DeliverWebhook { delivery_id } => {
+                self.webhooks.deliver(*delivery_id, attempt).await
+            }
+            // Where the service acts on what other systems tell it: dispatch on the source and
+            // the payload's type here. It runs at least once per message: keep it idempotent.
+            Job::InboundWebhook {
+                source,
+                message_id,
+                payload,
+            } => {
+                tracing::info!(
+                    webhook.source = %source,
+                    webhook.id = %message_id,
+                    webhook.type = payload.get("type").and_then(|t| t.as_str()).unwrap_or("-"),
+                    "inbound webhook processed"
+                );
+                Ok(())
             }
         }
     }
@@ -463,13 +517,22 @@ impl Worker {
                 };
             }
         };
-        let error =
-            match tokio::time::timeout(self.settings.timeout, self.runner.run(&parsed)).await {
-                Ok(Ok(())) => return Outcome::Done,
-                Ok(Err(JobError::Fatal(error))) => return Outcome::Dead { error },
-                Ok(Err(JobError::Retry(error))) => error,
-                Err(_) => format!("timed out after {} ms", self.settings.timeout.as_millis()),
-            };
+        let attempt = Attempt {
+            number: attempts,
+            last: attempts >= max,
+        };
+        let running =
+            tokio::time::timeout(self.settings.timeout, self.runner.run(&parsed, attempt));
+        let (error, at_least) = match running.await {
+            Ok(Ok(())) => return Outcome::Done,
+            Ok(Err(JobError::Fatal(error))) => return Outcome::Dead { error },
+            Ok(Err(JobError::Retry(error))) => (error, Duration::ZERO),
+            Ok(Err(JobError::RetryAfter(error, wait))) => (error, wait),
+            Err(_) => (
+                format!("timed out after {} ms", self.settings.timeout.as_millis()),
+                Duration::ZERO,
+            ),
+        };
         if attempts >= max {
             return Outcome::Dead {
                 error: format!("{error} (attempt {attempts} of {max})"),
@@ -480,7 +543,8 @@ impl Worker {
             self.settings.backoff_base,
             self.settings.backoff_max,
             random_unit(),
-        );
+        )
+        .max(at_least);
         Outcome::Retry {
             at: Utc::now() + delay,
             error,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::access::ensure_owner_or_admin;
+use super::{access::ensure_owner_or_admin, jobs::Job};
 use crate::{
     domain::{
         task::{Task, TaskContent, TaskPatch, TaskStatus, Title},
@@ -181,24 +181,34 @@ pub enum Idempotent {
     KeyReused,
 }
 
+/// The jobs an update causes, decided from the row as stored (its new version and time).
+pub type UpdateOutbox<'a> = Option<&'a (dyn Fn(&Task) -> Vec<Job> + Send + Sync)>;
+
+/// Every write takes the jobs it causes (its outbox) and enqueues them in its own
+/// transaction, so a job exists exactly when its change was committed. Most variants pass
+/// none; with webhooks each change queues its event for delivery.
 #[async_trait]
 pub trait TaskRepository: Send + Sync {
-    async fn insert(&self, task: &Task) -> Result<(), AppError>;
+    async fn insert(&self, task: &Task, outbox: &[Job]) -> Result<(), AppError>;
     /// Inserts `task` unless `key` was seen; the check and the insert are one transaction,
-    /// serialised per key, so concurrent requests with one key create one task.
+    /// serialised per key, so concurrent requests with one key create one task (and enqueue
+    /// `outbox` once).
     async fn insert_idempotent(
         &self,
         key: &IdempotencyKey,
         task: &Task,
+        outbox: &[Job],
     ) -> Result<Idempotent, AppError>;
     async fn get(&self, id: Uuid) -> Result<Option<Task>, AppError>;
     /// Writes `task` if the stored version is `task.version`; returns the stored task with
     /// the version incremented, or `None` when the version (or the row) is gone.
-    async fn update(&self, task: &Task) -> Result<Option<Task>, AppError>;
-    async fn delete(&self, id: Uuid) -> Result<bool, AppError>;
+    async fn update(&self, task: &Task, outbox: UpdateOutbox<'_>)
+    -> Result<Option<Task>, AppError>;
+    async fn delete(&self, id: Uuid, outbox: &[Job]) -> Result<bool, AppError>;
     /// Deletes all of `ids` owned by `owner` in one transaction, or none of them: `false` when
     /// any is missing or foreign.
-    async fn delete_all(&self, owner: Uuid, ids: &[Uuid]) -> Result<bool, AppError>;
+    async fn delete_all(&self, owner: Uuid, ids: &[Uuid], outbox: &[Job])
+    -> Result<bool, AppError>;
     /// `limit + 1` rows at most, so the caller can tell whether a next page exists.
     async fn list(&self, query: &ListQuery) -> Result<Vec<Task>, AppError>;
     async fn purge_expired_keys(&self) -> Result<u64, AppError>;
@@ -254,6 +264,11 @@ pub trait TaskEvents: Send + Sync {
     async fn publish(&self, event: TaskEvent);
 }
 
+/// Which jobs a committed task change causes (webhook deliveries, in the webhooks variants).
+pub trait TaskOutbox: Send + Sync {
+    fn jobs_for(&self, event: &TaskEvent) -> Vec<Job>;
+}
+
 /// No subscribers: events go nowhere.
 pub struct NoTaskEvents;
 
@@ -265,7 +280,10 @@ impl TaskEvents for NoTaskEvents {
 #[derive(Clone)]
 pub struct TaskService {
     pub repo: Arc<dyn TaskRepository>,
+    /// Told after each change commits (live events).
     pub events: Arc<dyn TaskEvents>,
+    /// Asked for the jobs each change causes, written in its transaction; `None`: no jobs.
+    pub outbox: Option<Arc<dyn TaskOutbox>>,
 }
 
 const NO_SUCH_TASK: &str = "task";
@@ -273,7 +291,8 @@ const NO_SUCH_TASK: &str = "task";
 impl TaskService {
     pub async fn create(&self, caller: &Caller, content: TaskContent) -> Result<Task, AppError> {
         let task = Task::new(caller.id, content, Utc::now());
-        self.repo.insert(&task).await?;
+        let jobs = self.jobs_for(TaskEventKind::Created, &task);
+        self.repo.insert(&task, &jobs).await?;
         self.announce(TaskEventKind::Created, &task).await;
         Ok(task)
     }
@@ -294,7 +313,8 @@ impl TaskService {
             request_hash,
             expires_at: now + IDEMPOTENCY_TTL,
         };
-        match self.repo.insert_idempotent(&key, &task).await? {
+        let jobs = self.jobs_for(TaskEventKind::Created, &task);
+        match self.repo.insert_idempotent(&key, &task, &jobs).await? {
             Idempotent::Created(task) => {
                 self.announce(TaskEventKind::Created, &task).await;
                 Ok((task, false))
@@ -371,7 +391,8 @@ impl TaskService {
 
     pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), AppError> {
         let task = self.get(caller, id).await?;
-        if !self.repo.delete(id).await? {
+        let jobs = self.jobs_for(TaskEventKind::Deleted, &task);
+        if !self.repo.delete(id, &jobs).await? {
             return Err(AppError::NotFound(format!("no such {NO_SUCH_TASK}")));
         }
         self.announce(TaskEventKind::Deleted, &task).await;
@@ -381,16 +402,22 @@ impl TaskService {
     /// Deletes all the caller's tasks named, or none: one foreign or missing id fails the
     /// whole request with 404 and nothing is deleted.
     pub async fn delete_all(&self, caller: &Caller, ids: &[Uuid]) -> Result<(), AppError> {
-        if self.repo.delete_all(caller.id, ids).await? {
+        let deleted = |id: &Uuid| TaskEvent {
+            kind: TaskEventKind::Deleted,
+            owner_id: caller.id,
+            task_id: *id,
+            task: None,
+        };
+        let jobs: Vec<Job> = match &self.outbox {
+            Some(outbox) => ids
+                .iter()
+                .flat_map(|id| outbox.jobs_for(&deleted(id)))
+                .collect(),
+            None => Vec::new(),
+        };
+        if self.repo.delete_all(caller.id, ids, &jobs).await? {
             for id in ids {
-                self.events
-                    .publish(TaskEvent {
-                        kind: TaskEventKind::Deleted,
-                        owner_id: caller.id,
-                        task_id: *id,
-                        task: None,
-                    })
-                    .await;
+                self.events.publish(deleted(id)).await;
             }
             Ok(())
         } else {
@@ -422,14 +449,22 @@ impl TaskService {
 
     /// Stores a changed task and announces it (as `done` when this change completed it).
     async fn write(&self, before: TaskStatus, next: Task) -> Result<Task, AppError> {
-        match self.repo.update(&next).await? {
+        let kind = |stored: &Task| {
+            if stored.status == TaskStatus::Done && before != TaskStatus::Done {
+                TaskEventKind::Done
+            } else {
+                TaskEventKind::Updated
+            }
+        };
+        let outbox = self.outbox.as_ref().map(|outbox| {
+            move |stored: &Task| outbox.jobs_for(&TaskEvent::of(kind(stored), stored))
+        });
+        let outbox_fn = outbox
+            .as_ref()
+            .map(|f| f as &(dyn Fn(&Task) -> Vec<Job> + Send + Sync));
+        match self.repo.update(&next, outbox_fn).await? {
             Some(stored) => {
-                let kind = if stored.status == TaskStatus::Done && before != TaskStatus::Done {
-                    TaskEventKind::Done
-                } else {
-                    TaskEventKind::Updated
-                };
-                self.announce(kind, &stored).await;
+                self.announce(kind(&stored), &stored).await;
                 Ok(stored)
             }
             // Changed (or deleted) between our read and our write.
@@ -444,6 +479,13 @@ impl TaskService {
 impl TaskService {
     async fn announce(&self, kind: TaskEventKind, task: &Task) {
         self.events.publish(TaskEvent::of(kind, task)).await;
+    }
+
+    fn jobs_for(&self, kind: TaskEventKind, task: &Task) -> Vec<Job> {
+        self.outbox
+            .as_ref()
+            .map(|outbox| outbox.jobs_for(&TaskEvent::of(kind, task)))
+            .unwrap_or_default()
     }
 }
 
@@ -470,7 +512,7 @@ mod tests {
 
     #[async_trait]
     impl TaskRepository for MemoryRepo {
-        async fn insert(&self, task: &Task) -> Result<(), AppError> {
+        async fn insert(&self, task: &Task, _outbox: &[Job]) -> Result<(), AppError> {
             self.0.lock().unwrap().push(task.clone());
             Ok(())
         }
@@ -478,14 +520,19 @@ mod tests {
             &self,
             _key: &IdempotencyKey,
             task: &Task,
+            outbox: &[Job],
         ) -> Result<Idempotent, AppError> {
-            self.insert(task).await?;
+            self.insert(task, outbox).await?;
             Ok(Idempotent::Created(task.clone()))
         }
         async fn get(&self, id: Uuid) -> Result<Option<Task>, AppError> {
             Ok(self.0.lock().unwrap().iter().find(|t| t.id == id).cloned())
         }
-        async fn update(&self, task: &Task) -> Result<Option<Task>, AppError> {
+        async fn update(
+            &self,
+            task: &Task,
+            _outbox: UpdateOutbox<'_>,
+        ) -> Result<Option<Task>, AppError> {
             let mut tasks = self.0.lock().unwrap();
             let Some(stored) = tasks
                 .iter_mut()
@@ -499,13 +546,18 @@ mod tests {
             };
             Ok(Some(stored.clone()))
         }
-        async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
+        async fn delete(&self, id: Uuid, _outbox: &[Job]) -> Result<bool, AppError> {
             let mut tasks = self.0.lock().unwrap();
             let before = tasks.len();
             tasks.retain(|t| t.id != id);
             Ok(tasks.len() < before)
         }
-        async fn delete_all(&self, owner: Uuid, ids: &[Uuid]) -> Result<bool, AppError> {
+        async fn delete_all(
+            &self,
+            owner: Uuid,
+            ids: &[Uuid],
+            _outbox: &[Job],
+        ) -> Result<bool, AppError> {
             let mut tasks = self.0.lock().unwrap();
             let all_mine = ids
                 .iter()
@@ -533,6 +585,7 @@ mod tests {
     fn service() -> TaskService {
         TaskService {
             events: Arc::new(NoTaskEvents),
+            outbox: None,
             repo: Arc::new(MemoryRepo::default()),
         }
     }
@@ -570,6 +623,7 @@ mod tests {
         let events = Arc::new(RecordedEvents::default());
         let service = TaskService {
             events: events.clone(),
+            outbox: None,
             repo: Arc::new(MemoryRepo::default()),
         };
         let owner = caller(Role::User);

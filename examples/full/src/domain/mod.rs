@@ -4,3 +4,4 @@
 pub mod health;
 pub mod task;
 pub mod user;
+pub mod webhook;

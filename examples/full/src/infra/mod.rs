@@ -1,6 +1,7 @@
 //! Adapters to the outside world: they implement the traits that `app` defines.
 
 pub mod audit;
+pub mod inbound;
 pub mod jobs;
 pub mod mail;
 pub mod postgres;
@@ -11,3 +12,5 @@ pub mod task_cache;
 pub mod task_events;
 pub mod tasks;
 pub mod users;
+pub mod webhook_client;
+pub mod webhooks;

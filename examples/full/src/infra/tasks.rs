@@ -9,9 +9,12 @@ use uuid::Uuid;
 
 use super::postgres::with_retry;
 use crate::{
-    app::tasks::{
-        CursorKey, Direction, IdempotencyKey, Idempotent, ListQuery, PageStart, SortKey,
-        TaskRepository,
+    app::{
+        jobs::Job,
+        tasks::{
+            CursorKey, Direction, IdempotencyKey, Idempotent, ListQuery, PageStart, SortKey,
+            TaskRepository, UpdateOutbox,
+        },
     },
     domain::task::{Description, Task, Title},
     error::AppError,
@@ -53,6 +56,13 @@ impl TryFrom<TaskRow> for Task {
     }
 }
 
+async fn enqueue_all(conn: &mut sqlx::PgConnection, jobs: &[Job]) -> Result<(), sqlx::Error> {
+    for job in jobs {
+        super::jobs::enqueue(conn, job).await?;
+    }
+    Ok(())
+}
+
 const COLUMNS: &str =
     "id, owner_id, title, description, status, due_at, version, created_at, updated_at";
 
@@ -80,8 +90,15 @@ async fn insert_task<'e>(
 
 #[async_trait]
 impl TaskRepository for PgTaskRepository {
-    async fn insert(&self, task: &Task) -> Result<(), AppError> {
-        insert_task(&self.0, task).await?;
+    async fn insert(&self, task: &Task, outbox: &[Job]) -> Result<(), AppError> {
+        if outbox.is_empty() {
+            insert_task(&self.0, task).await?;
+            return Ok(());
+        }
+        let mut tx = self.0.begin().await?;
+        insert_task(&mut *tx, task).await?;
+        enqueue_all(&mut tx, outbox).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -89,6 +106,7 @@ impl TaskRepository for PgTaskRepository {
         &self,
         key: &IdempotencyKey,
         task: &Task,
+        outbox: &[Job],
     ) -> Result<Idempotent, AppError> {
         // The whole check-then-insert is one transaction; a serialization failure or a
         // dropped connection rolls it back completely, so retrying it is safe.
@@ -120,6 +138,7 @@ impl TaskRepository for PgTaskRepository {
                 return Ok(Idempotent::Replayed(task));
             }
             insert_task(&mut *tx, task).await?;
+            enqueue_all(&mut tx, outbox).await?;
             let response =
                 serde_json::to_value(task).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
             sqlx::query!(
@@ -157,8 +176,16 @@ impl TaskRepository for PgTaskRepository {
         row.map(Task::try_from).transpose()
     }
 
-    async fn update(&self, task: &Task) -> Result<Option<Task>, AppError> {
-        let row = sqlx::query_as!(
+    async fn update(
+        &self,
+        task: &Task,
+        outbox: UpdateOutbox<'_>,
+    ) -> Result<Option<Task>, AppError> {
+        let mut tx = match outbox {
+            Some(_) => Some(self.0.begin().await?),
+            None => None,
+        };
+        let query = sqlx::query_as!(
             TaskRow,
             "UPDATE tasks
              SET title = $3, description = $4, status = $5, due_at = $6, version = version + 1
@@ -170,20 +197,47 @@ impl TaskRepository for PgTaskRepository {
             task.description.as_str(),
             task.status.as_str(),
             task.due_at,
-        )
-        .fetch_optional(&self.0)
-        .await?;
-        row.map(Task::try_from).transpose()
+        );
+        let row = match tx.as_mut() {
+            Some(tx) => query.fetch_optional(&mut **tx).await?,
+            None => query.fetch_optional(&self.0).await?,
+        };
+        let stored = row.map(Task::try_from).transpose()?;
+        if let (Some(tx), Some(outbox), Some(stored)) = (tx.as_mut(), outbox, &stored) {
+            enqueue_all(tx, &outbox(stored)).await?;
+        }
+        if let Some(tx) = tx {
+            tx.commit().await?;
+        }
+        Ok(stored)
     }
 
-    async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
+    async fn delete(&self, id: Uuid, outbox: &[Job]) -> Result<bool, AppError> {
+        if outbox.is_empty() {
+            let done = sqlx::query!("DELETE FROM tasks WHERE id = $1", id)
+                .execute(&self.0)
+                .await?;
+            return Ok(done.rows_affected() == 1);
+        }
+        let mut tx = self.0.begin().await?;
         let done = sqlx::query!("DELETE FROM tasks WHERE id = $1", id)
-            .execute(&self.0)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if done {
+            enqueue_all(&mut tx, outbox).await?;
+        }
+        tx.commit().await?;
+        Ok(done)
     }
 
-    async fn delete_all(&self, owner: Uuid, ids: &[Uuid]) -> Result<bool, AppError> {
+    async fn delete_all(
+        &self,
+        owner: Uuid,
+        ids: &[Uuid],
+        outbox: &[Job],
+    ) -> Result<bool, AppError> {
         let mut tx = self.0.begin().await?;
         for id in ids {
             let done = sqlx::query!(
@@ -199,6 +253,7 @@ impl TaskRepository for PgTaskRepository {
                 return Ok(false);
             }
         }
+        enqueue_all(&mut tx, outbox).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -194,8 +194,20 @@ pub trait JobQueue: Send + Sync {
 pub enum JobError {
     #[error("{0}")]
     Retry(String),
+    /// Worth another attempt, but not before the given wait (e.g. a `Retry-After`).
+    #[error("{0}")]
+    RetryAfter(String, Duration),
     #[error("{0}")]
     Fatal(String),
+}
+
+/// Which attempt of its job a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// 1 for the first.
+    pub number: u32,
+    /// No retry follows if this one fails.
+    pub last: bool,
 }
 
 impl From<MailError> for JobError {
@@ -215,7 +227,8 @@ pub struct JobRunner {
 }
 
 impl JobRunner {
-    pub async fn run(&self, job: &Job) -> Result<(), JobError> {
+    pub async fn run(&self, job: &Job, attempt: Attempt) -> Result<(), JobError> {
+        let _ = attempt; // only some kinds of job care which attempt this is
         match job {
             Job::WelcomeEmail {
                 email,
@@ -463,13 +476,22 @@ impl Worker {
                 };
             }
         };
-        let error =
-            match tokio::time::timeout(self.settings.timeout, self.runner.run(&parsed)).await {
-                Ok(Ok(())) => return Outcome::Done,
-                Ok(Err(JobError::Fatal(error))) => return Outcome::Dead { error },
-                Ok(Err(JobError::Retry(error))) => error,
-                Err(_) => format!("timed out after {} ms", self.settings.timeout.as_millis()),
-            };
+        let attempt = Attempt {
+            number: attempts,
+            last: attempts >= max,
+        };
+        let running =
+            tokio::time::timeout(self.settings.timeout, self.runner.run(&parsed, attempt));
+        let (error, at_least) = match running.await {
+            Ok(Ok(())) => return Outcome::Done,
+            Ok(Err(JobError::Fatal(error))) => return Outcome::Dead { error },
+            Ok(Err(JobError::Retry(error))) => (error, Duration::ZERO),
+            Ok(Err(JobError::RetryAfter(error, wait))) => (error, wait),
+            Err(_) => (
+                format!("timed out after {} ms", self.settings.timeout.as_millis()),
+                Duration::ZERO,
+            ),
+        };
         if attempts >= max {
             return Outcome::Dead {
                 error: format!("{error} (attempt {attempts} of {max})"),
@@ -480,7 +502,8 @@ impl Worker {
             self.settings.backoff_base,
             self.settings.backoff_max,
             random_unit(),
-        );
+        )
+        .max(at_least);
         Outcome::Retry {
             at: Utc::now() + delay,
             error,

@@ -21,7 +21,10 @@ use uuid::Uuid;
 
 use super::redis::Redis;
 use crate::{
-    app::tasks::{IdempotencyKey, Idempotent, ListQuery, TaskRepository},
+    app::{
+        jobs::Job,
+        tasks::{IdempotencyKey, Idempotent, ListQuery, TaskRepository, UpdateOutbox},
+    },
     domain::task::Task,
     error::AppError,
 };
@@ -189,16 +192,17 @@ impl CachedTaskRepository {
 
 #[async_trait]
 impl TaskRepository for CachedTaskRepository {
-    async fn insert(&self, task: &Task) -> Result<(), AppError> {
-        self.inner.insert(task).await
+    async fn insert(&self, task: &Task, outbox: &[Job]) -> Result<(), AppError> {
+        self.inner.insert(task, outbox).await
     }
 
     async fn insert_idempotent(
         &self,
         key: &IdempotencyKey,
         task: &Task,
+        outbox: &[Job],
     ) -> Result<Idempotent, AppError> {
-        self.inner.insert_idempotent(key, task).await
+        self.inner.insert_idempotent(key, task, outbox).await
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Task>, AppError> {
@@ -212,20 +216,29 @@ impl TaskRepository for CachedTaskRepository {
         Ok(task)
     }
 
-    async fn update(&self, task: &Task) -> Result<Option<Task>, AppError> {
-        let updated = self.inner.update(task).await;
+    async fn update(
+        &self,
+        task: &Task,
+        outbox: UpdateOutbox<'_>,
+    ) -> Result<Option<Task>, AppError> {
+        let updated = self.inner.update(task, outbox).await;
         self.forget(&[task.id]).await;
         updated
     }
 
-    async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
-        let deleted = self.inner.delete(id).await;
+    async fn delete(&self, id: Uuid, outbox: &[Job]) -> Result<bool, AppError> {
+        let deleted = self.inner.delete(id, outbox).await;
         self.forget(&[id]).await;
         deleted
     }
 
-    async fn delete_all(&self, owner: Uuid, ids: &[Uuid]) -> Result<bool, AppError> {
-        let deleted = self.inner.delete_all(owner, ids).await;
+    async fn delete_all(
+        &self,
+        owner: Uuid,
+        ids: &[Uuid],
+        outbox: &[Job],
+    ) -> Result<bool, AppError> {
+        let deleted = self.inner.delete_all(owner, ids, outbox).await;
         self.forget(ids).await;
         deleted
     }

@@ -281,7 +281,7 @@ impl TestServer {
             },
             drain,
         ));
-        let client = reqwest::Client::builder()
+        let client = http_client()
             .no_gzip()
             .timeout(Duration::from_secs(30))
             .build()
@@ -407,6 +407,11 @@ impl TestServer {
         }
         (&mut self.task).await.expect("server task")
     }
+}
+
+/// A builder for the tests' HTTP clients.
+pub fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
 }
 
 /// Counts the SQL statements SQLx runs on this thread while it lives (SQLx reports each one as

@@ -15,6 +15,7 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod tasks;
 pub mod users;
+pub mod webhooks;
 
 use axum::{Extension, Router};
 use utoipa::{
@@ -35,6 +36,7 @@ use crate::{AppState, config::HttpConfig, error::Problem};
         (name = "tasks", description = "The caller's tasks"),
         (name = "users", description = "Account management (admins)"),
         (name = "jobs", description = "The background job queue (admins)"),
+        (name = "webhooks", description = "Webhook endpoints for the caller's task events, and webhooks from other systems"),
         (name = "health", description = "Liveness and readiness probes"),
         (name = "docs", description = "This API's documentation"),
     )
@@ -84,6 +86,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(users::update_user, users::delete_user))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::requeue_job))
+        .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
+        .routes(routes!(webhooks::delete_endpoint))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::enable_endpoint))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::replay_delivery))
+        .routes(routes!(webhooks::receive_webhook))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(docs::openapi_json))

@@ -1,9 +1,12 @@
 //! Adapters to the outside world: they implement the traits that `app` defines.
 
 pub mod audit;
+pub mod inbound;
 pub mod jobs;
 pub mod mail;
 pub mod postgres;
 pub mod sessions;
 pub mod tasks;
 pub mod users;
+pub mod webhook_client;
+pub mod webhooks;

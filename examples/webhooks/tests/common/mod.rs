@@ -235,7 +235,7 @@ impl TestServer {
             },
             drain,
         ));
-        let client = reqwest::Client::builder()
+        let client = http_client()
             .no_gzip()
             .timeout(Duration::from_secs(30))
             .build()
@@ -361,6 +361,13 @@ impl TestServer {
         }
         (&mut self.task).await.expect("server task")
     }
+}
+
+/// A builder for the tests' HTTP clients (with the TLS crypto provider that this
+/// variant's reqwest needs installed first).
+pub fn http_client() -> reqwest::ClientBuilder {
+    task_svc::infra::webhook_client::install_crypto_provider();
+    reqwest::Client::builder()
 }
 
 /// Counts the SQL statements SQLx runs on this thread while it lives (SQLx reports each one as

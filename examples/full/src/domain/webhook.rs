@@ -1,0 +1,428 @@
+//! The rules of webhooks, free of I/O: how a delivery is signed and verified (the Standard
+//! Webhooks scheme), which endpoint URLs are acceptable, and which failures are retried.
+//!
+//! **Signing.** Each delivery carries three headers: `webhook-id` (the delivery's id, the same
+//! on every retry, so receivers can drop duplicates), `webhook-timestamp` (Unix seconds) and
+//! `webhook-signature`: `v1,` followed by the base64 HMAC-SHA256 of `id.timestamp.body` under
+//! the endpoint's secret. During a secret rotation both the new and the previous secret sign,
+//! space-separated, and a receiver accepts either.
+//!
+//! **Retry matrix** ([`next_step`]):
+//!
+//! | outcome | what happens |
+//! | --- | --- |
+//! | 2xx | delivered |
+//! | timeout, connection refused/reset, TLS failure | retry with backoff |
+//! | 5xx | retry with backoff |
+//! | 429, 408 | retry after `Retry-After` when given (capped), else backoff |
+//! | 3xx (redirects are never followed) | dead: the endpoint must be fixed |
+//! | other 4xx | dead: a retry would get the same answer |
+//! | out of attempts | dead |
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    time::Duration,
+};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Secrets are shown as `whsec_` + base64 of 32 random bytes, as Standard Webhooks does.
+const SECRET_PREFIX: &str = "whsec_";
+
+/// An endpoint's signing key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl WebhookSecret {
+    /// 32 bytes from the operating system's generator.
+    pub fn generate() -> Self {
+        let mut key = vec![0u8; 32];
+        getrandom::fill(&mut key).expect("the operating system's random generator works");
+        Self(key)
+    }
+
+    /// The form shown to the endpoint's owner (once) and stored.
+    pub fn encode(&self) -> String {
+        format!("{SECRET_PREFIX}{}", STANDARD.encode(&self.0))
+    }
+
+    pub fn decode(encoded: &str) -> Option<Self> {
+        let key = STANDARD
+            .decode(encoded.strip_prefix(SECRET_PREFIX).unwrap_or(encoded))
+            .ok()?;
+        (key.len() >= 16).then_some(Self(key))
+    }
+
+    fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any size");
+        mac.update(id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac
+    }
+
+    /// `v1,<base64 HMAC-SHA256 of id.timestamp.body>`.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        let tag = self.mac(id, timestamp, body).finalize().into_bytes();
+        format!("v1,{}", STANDARD.encode(tag))
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret([REDACTED])")
+    }
+}
+
+/// The `webhook-signature` header: one signature per secret that currently signs.
+pub fn signature_header(
+    secrets: &[&WebhookSecret],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
+    secrets
+        .iter()
+        .map(|secret| secret.sign(id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Why an incoming webhook was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the webhook-timestamp header is not a Unix time in seconds")]
+    BadTimestamp,
+    #[error("the webhook-timestamp is outside the accepted window (replayed or clock skew)")]
+    OutsideTolerance,
+    #[error("no signature in webhook-signature matches")]
+    BadSignature,
+}
+
+/// Checks an incoming delivery: the timestamp within `tolerance` of `now` (so a captured
+/// request cannot be replayed later) and at least one `v1` signature that matches under
+/// `secret`, compared in constant time.
+pub fn verify(
+    secret: &WebhookSecret,
+    id: &str,
+    timestamp: &str,
+    signatures: &str,
+    body: &[u8],
+    now: i64,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    let timestamp: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::BadTimestamp)?;
+    let tolerance = i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX);
+    if now.abs_diff(timestamp) > tolerance.unsigned_abs() {
+        return Err(VerifyError::OutsideTolerance);
+    }
+    let matches = signatures
+        .split_whitespace()
+        .filter_map(|candidate| candidate.strip_prefix("v1,"))
+        .filter_map(|encoded| STANDARD.decode(encoded).ok())
+        .any(|tag| secret.mac(id, timestamp, body).verify_slice(&tag).is_ok());
+    if matches {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
+}
+
+/// Which endpoint URLs are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlPolicy {
+    /// Plain `http://` (development only).
+    pub allow_http: bool,
+    /// Loopback, private, link-local and other non-public addresses (development only):
+    /// otherwise a user could make the service call its own network (SSRF).
+    pub allow_private: bool,
+}
+
+/// The URL if it is acceptable under `policy`, else what is wrong with it. A host name is
+/// checked again after DNS resolution, at delivery time ([`is_public`]), since a name can
+/// point anywhere.
+pub fn check_url(raw: &str, policy: UrlPolicy) -> Result<url::Url, String> {
+    let url = url::Url::parse(raw.trim()).map_err(|err| format!("not a URL: {err}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if policy.allow_http => {}
+        "http" => return Err("must use https".into()),
+        other => return Err(format!("the scheme {other:?} is not http(s)")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials; the signature authenticates us".into());
+    }
+    if url.fragment().is_some() {
+        return Err("must not have a #fragment".into());
+    }
+    let blocked = match url.host() {
+        None => return Err("has no host".into()),
+        Some(url::Host::Ipv4(ip)) => !is_public(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => !is_public(IpAddr::V6(ip)),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost") || name.ends_with(".internal")
+        }
+    };
+    if blocked && !policy.allow_private {
+        return Err("points at a loopback, private or otherwise internal address".into());
+    }
+    Ok(url)
+}
+
+/// Whether `ip` is a public unicast address: the only kind deliveries may reach.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        // 100.64.0.0/10: carrier-grade NAT, internal to a provider.
+        || (a == 100 && (64..128).contains(&b))
+        // 198.18.0.0/15: benchmarking.
+        || (a == 198 && (18..20).contains(&b))
+        // 240.0.0.0/4: reserved.
+        || a >= 240)
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        // fc00::/7 unique local, fe80::/10 link-local, 2001:db8::/32 documentation.
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8))
+}
+
+/// What one delivery attempt ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The receiver answered.
+    Status {
+        code: u16,
+        /// From `Retry-After` (seconds), when the answer had one.
+        retry_after: Option<Duration>,
+    },
+    /// No answer in time.
+    Timeout,
+    /// No connection (refused, reset, DNS, TLS).
+    Unreachable,
+}
+
+/// What to do after an attempt (the retry matrix in the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    Delivered,
+    /// Try again: after `at_least` if the receiver asked for it, else after the backoff.
+    Retry {
+        at_least: Option<Duration>,
+    },
+    /// Give up now.
+    Dead,
+}
+
+/// The longest `Retry-After` honoured; a receiver cannot park a delivery for a week.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+pub fn next_step(outcome: &AttemptOutcome) -> NextStep {
+    match outcome {
+        AttemptOutcome::Status { code, .. } if (200..300).contains(code) => NextStep::Delivered,
+        AttemptOutcome::Status {
+            code: 408 | 429,
+            retry_after,
+        } => NextStep::Retry {
+            at_least: retry_after.map(|wait| wait.min(MAX_RETRY_AFTER)),
+        },
+        AttemptOutcome::Status { code, .. } if *code >= 500 => NextStep::Retry { at_least: None },
+        AttemptOutcome::Status { .. } => NextStep::Dead,
+        AttemptOutcome::Timeout | AttemptOutcome::Unreachable => NextStep::Retry { at_least: None },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> WebhookSecret {
+        // The secret of the Standard Webhooks specification's example.
+        WebhookSecret::decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
+    }
+
+    #[test]
+    fn the_signature_matches_the_standard_webhooks_example() {
+        let body = br#"{"test": 2432232314}"#;
+        let signature = secret().sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body);
+        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn verification_refuses_tampering_other_secrets_and_old_timestamps() {
+        let id = "msg_1";
+        let now = 1_700_000_000;
+        let body = br#"{"kind":"created"}"#;
+        let window = Duration::from_secs(300);
+        let signed = secret().sign(id, now, body);
+        let ts = now.to_string();
+        assert_eq!(
+            verify(&secret(), id, &ts, &signed, body, now + 10, window),
+            Ok(())
+        );
+        let tampered = br#"{"kind":"deleted"}"#;
+        assert_eq!(
+            verify(&secret(), id, &ts, &signed, tampered, now, window),
+            Err(VerifyError::BadSignature)
+        );
+        let other = WebhookSecret::generate();
+        assert_eq!(
+            verify(&other, id, &ts, &signed, body, now, window),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            verify(&secret(), "msg_2", &ts, &signed, body, now, window),
+            Err(VerifyError::BadSignature),
+            "the id is signed too"
+        );
+        assert_eq!(
+            verify(&secret(), id, &ts, &signed, body, now + 301, window),
+            Err(VerifyError::OutsideTolerance)
+        );
+        assert_eq!(
+            verify(&secret(), id, &ts, &signed, body, now - 301, window),
+            Err(VerifyError::OutsideTolerance)
+        );
+        assert_eq!(
+            verify(&secret(), id, "yesterday", &signed, body, now, window),
+            Err(VerifyError::BadTimestamp)
+        );
+    }
+
+    #[test]
+    fn during_rotation_either_secret_verifies() {
+        let (old, new) = (secret(), WebhookSecret::generate());
+        let header = signature_header(&[&new, &old], "msg_1", 100, b"{}");
+        assert_eq!(header.split(' ').count(), 2);
+        let window = Duration::from_secs(300);
+        assert_eq!(
+            verify(&old, "msg_1", "100", &header, b"{}", 100, window),
+            Ok(())
+        );
+        assert_eq!(
+            verify(&new, "msg_1", "100", &header, b"{}", 100, window),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn secrets_round_trip_and_never_print() {
+        let secret = WebhookSecret::generate();
+        let encoded = secret.encode();
+        assert!(encoded.starts_with("whsec_"));
+        assert_eq!(WebhookSecret::decode(&encoded), Some(secret.clone()));
+        assert!(!format!("{secret:?}").contains(&encoded[6..]));
+        assert_eq!(WebhookSecret::decode("whsec_c2hvcnQ="), None, "too short");
+    }
+
+    #[test]
+    fn only_public_https_urls_pass_the_strict_policy() {
+        let strict = UrlPolicy {
+            allow_http: false,
+            allow_private: false,
+        };
+        assert!(check_url("https://hooks.example.com/in?x=1", strict).is_ok());
+        for refused in [
+            "http://hooks.example.com/in",
+            "ftp://hooks.example.com/in",
+            "https://user:pw@hooks.example.com/in",
+            "https://127.0.0.1/in",
+            "https://10.1.2.3/in",
+            "https://192.168.1.1/in",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/in",
+            "https://[::1]/in",
+            "https://[fd00::1]/in",
+            "https://[::ffff:127.0.0.1]/in",
+            "https://localhost/in",
+            "https://api.localhost/in",
+            "https://metadata.google.internal/in",
+            "https://0.0.0.0/in",
+            "not a url",
+        ] {
+            assert!(
+                check_url(refused, strict).is_err(),
+                "{refused} must be refused"
+            );
+        }
+        let development = UrlPolicy {
+            allow_http: true,
+            allow_private: true,
+        };
+        assert!(check_url("http://127.0.0.1:9000/in", development).is_ok());
+    }
+
+    #[test]
+    fn the_retry_matrix() {
+        let status = |code, retry_after| AttemptOutcome::Status { code, retry_after };
+        assert_eq!(next_step(&status(200, None)), NextStep::Delivered);
+        assert_eq!(next_step(&status(204, None)), NextStep::Delivered);
+        assert_eq!(
+            next_step(&status(500, None)),
+            NextStep::Retry { at_least: None }
+        );
+        assert_eq!(
+            next_step(&status(503, None)),
+            NextStep::Retry { at_least: None }
+        );
+        assert_eq!(
+            next_step(&status(429, Some(Duration::from_secs(30)))),
+            NextStep::Retry {
+                at_least: Some(Duration::from_secs(30))
+            }
+        );
+        assert_eq!(
+            next_step(&status(429, Some(Duration::from_secs(86_400)))),
+            NextStep::Retry {
+                at_least: Some(MAX_RETRY_AFTER)
+            }
+        );
+        assert_eq!(
+            next_step(&status(408, None)),
+            NextStep::Retry { at_least: None }
+        );
+        assert_eq!(
+            next_step(&AttemptOutcome::Timeout),
+            NextStep::Retry { at_least: None }
+        );
+        assert_eq!(
+            next_step(&AttemptOutcome::Unreachable),
+            NextStep::Retry { at_least: None }
+        );
+        assert_eq!(next_step(&status(301, None)), NextStep::Dead);
+        assert_eq!(next_step(&status(400, None)), NextStep::Dead);
+        assert_eq!(next_step(&status(401, None)), NextStep::Dead);
+        assert_eq!(next_step(&status(404, None)), NextStep::Dead);
+        assert_eq!(next_step(&status(410, None)), NextStep::Dead);
+    }
+}

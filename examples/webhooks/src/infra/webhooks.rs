@@ -1,0 +1,394 @@
+//! [`WebhookStore`] in Postgres: endpoints, deliveries and their attempts.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    app::{
+        jobs::Job,
+        webhooks::{
+            AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryTarget, Endpoint,
+            EventType, NewEndpoint, Replayed, WebhookStore,
+        },
+    },
+    domain::webhook::WebhookSecret,
+    error::AppError,
+};
+
+pub struct PgWebhookStore(pub PgPool);
+
+struct EndpointRow {
+    id: Uuid,
+    owner_id: Uuid,
+    url: String,
+    event_types: Vec<String>,
+    failure_streak: i32,
+    disabled_at: Option<DateTime<Utc>>,
+    disabled_reason: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+/// Columns have CHECK constraints or are written only by this code: a failure to parse means
+/// schema and code disagree.
+fn corrupt(err: String) -> AppError {
+    AppError::Internal(anyhow::anyhow!(err))
+}
+
+impl TryFrom<EndpointRow> for Endpoint {
+    type Error = AppError;
+
+    fn try_from(row: EndpointRow) -> Result<Self, AppError> {
+        Ok(Self {
+            id: row.id,
+            owner_id: row.owner_id,
+            url: row.url,
+            event_types: row
+                .event_types
+                .iter()
+                .map(|t| t.parse())
+                .collect::<Result<_, String>>()
+                .map_err(corrupt)?,
+            enabled: row.disabled_at.is_none(),
+            disabled_reason: row.disabled_reason,
+            failure_streak: row.failure_streak,
+            created_at: row.created_at,
+        })
+    }
+}
+
+fn type_names(types: &[EventType]) -> Vec<String> {
+    types.iter().map(|t| t.as_str().to_owned()).collect()
+}
+
+/// Error texts are kept short: an attempt log is for people.
+fn excerpt(text: &str) -> String {
+    text.chars().filter(|c| *c != '\0').take(500).collect()
+}
+
+#[async_trait]
+impl WebhookStore for PgWebhookStore {
+    async fn create_endpoint(
+        &self,
+        endpoint: &NewEndpoint,
+        limit: i64,
+    ) -> Result<Option<Endpoint>, AppError> {
+        let mut tx = self.0.begin().await?;
+        // Holding the owner's row serialises concurrent creations, so the limit holds.
+        sqlx::query!(
+            "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+            endpoint.owner_id
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let count = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM webhook_endpoints WHERE owner_id = $1"#,
+            endpoint.owner_id
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if count >= limit {
+            return Ok(None);
+        }
+        let row = sqlx::query_as!(
+            EndpointRow,
+            "INSERT INTO webhook_endpoints (id, owner_id, url, event_types, secret)
+             VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, owner_id, url, event_types, failure_streak, disabled_at,
+                       disabled_reason, created_at",
+            endpoint.id,
+            endpoint.owner_id,
+            endpoint.url,
+            &type_names(&endpoint.event_types),
+            endpoint.secret.encode(),
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(row.try_into()?))
+    }
+
+    async fn endpoints(&self, owner: Uuid) -> Result<Vec<Endpoint>, AppError> {
+        sqlx::query_as!(
+            EndpointRow,
+            "SELECT id, owner_id, url, event_types, failure_streak, disabled_at, disabled_reason,
+                    created_at
+             FROM webhook_endpoints WHERE owner_id = $1 ORDER BY created_at, id",
+            owner
+        )
+        .fetch_all(&self.0)
+        .await?
+        .into_iter()
+        .map(Endpoint::try_from)
+        .collect()
+    }
+
+    async fn endpoint(&self, id: Uuid) -> Result<Option<Endpoint>, AppError> {
+        sqlx::query_as!(
+            EndpointRow,
+            "SELECT id, owner_id, url, event_types, failure_streak, disabled_at, disabled_reason,
+                    created_at
+             FROM webhook_endpoints WHERE id = $1",
+            id
+        )
+        .fetch_optional(&self.0)
+        .await?
+        .map(Endpoint::try_from)
+        .transpose()
+    }
+
+    async fn delete_endpoint(&self, id: Uuid) -> Result<bool, AppError> {
+        let deleted = sqlx::query!("DELETE FROM webhook_endpoints WHERE id = $1", id)
+            .execute(&self.0)
+            .await?;
+        Ok(deleted.rows_affected() == 1)
+    }
+
+    async fn rotate_secret(
+        &self,
+        id: Uuid,
+        secret: &WebhookSecret,
+        overlap_until: DateTime<Utc>,
+    ) -> Result<bool, AppError> {
+        let rotated = sqlx::query!(
+            "UPDATE webhook_endpoints
+             SET previous_secret = secret, previous_secret_until = $3, secret = $2
+             WHERE id = $1",
+            id,
+            secret.encode(),
+            overlap_until,
+        )
+        .execute(&self.0)
+        .await?;
+        Ok(rotated.rows_affected() == 1)
+    }
+
+    async fn enable(&self, id: Uuid) -> Result<Option<Endpoint>, AppError> {
+        sqlx::query_as!(
+            EndpointRow,
+            "UPDATE webhook_endpoints
+             SET disabled_at = NULL, disabled_reason = NULL, failure_streak = 0
+             WHERE id = $1
+             RETURNING id, owner_id, url, event_types, failure_streak, disabled_at,
+                       disabled_reason, created_at",
+            id
+        )
+        .fetch_optional(&self.0)
+        .await?
+        .map(Endpoint::try_from)
+        .transpose()
+    }
+
+    async fn fan_out(
+        &self,
+        event_id: Uuid,
+        owner: Uuid,
+        event_type: EventType,
+        body: &serde_json::Value,
+    ) -> Result<usize, AppError> {
+        let mut tx = self.0.begin().await?;
+        let created = sqlx::query_scalar!(
+            "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, payload)
+             SELECT gen_random_uuid(), id, $2, $3, $4
+             FROM webhook_endpoints
+             WHERE owner_id = $1 AND disabled_at IS NULL AND $3 = ANY(event_types)
+             ON CONFLICT (event_id, endpoint_id) DO NOTHING
+             RETURNING id",
+            owner,
+            event_id,
+            event_type.as_str(),
+            body,
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for delivery_id in &created {
+            let job = Job::DeliverWebhook {
+                delivery_id: *delivery_id,
+            };
+            super::jobs::enqueue(&mut tx, &job).await?;
+        }
+        tx.commit().await?;
+        Ok(created.len())
+    }
+
+    async fn target(&self, delivery_id: Uuid) -> Result<Option<DeliveryTarget>, AppError> {
+        let Some(row) = sqlx::query!(
+            r#"SELECT d.status, d.payload::text AS "body!", e.url, e.disabled_at, e.secret,
+                      CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END
+                          AS previous_secret
+               FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+               WHERE d.id = $1"#,
+            delivery_id
+        )
+        .fetch_optional(&self.0)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let mut secrets = Vec::new();
+        for encoded in std::iter::once(row.secret).chain(row.previous_secret) {
+            secrets
+                .push(WebhookSecret::decode(&encoded).ok_or_else(|| {
+                    corrupt(format!("endpoint secret of delivery {delivery_id}"))
+                })?);
+        }
+        Ok(Some(DeliveryTarget {
+            status: row.status.parse().map_err(corrupt)?,
+            url: row.url,
+            enabled: row.disabled_at.is_none(),
+            secrets,
+            body: row.body,
+        }))
+    }
+
+    async fn record_attempt(
+        &self,
+        result: &AttemptResult,
+        disable_after: i32,
+    ) -> Result<(), AppError> {
+        let mut tx = self.0.begin().await?;
+        let latency_ms = i32::try_from(result.latency.as_millis()).unwrap_or(i32::MAX);
+        let status_code = result.status_code.and_then(|code| i16::try_from(code).ok());
+        let error = result.error.as_deref().map(excerpt);
+        sqlx::query!(
+            "INSERT INTO webhook_attempts (delivery_id, status_code, error, latency_ms)
+             VALUES ($1, $2, $3, $4)",
+            result.delivery_id,
+            status_code,
+            error,
+            latency_ms,
+        )
+        .execute(&mut *tx)
+        .await?;
+        let delivered = result.status == DeliveryStatus::Delivered;
+        let endpoint = sqlx::query_scalar!(
+            "UPDATE webhook_deliveries
+             SET status = $2, delivered_at = CASE WHEN $3 THEN now() END
+             WHERE id = $1
+             RETURNING endpoint_id",
+            result.delivery_id,
+            result.status.as_str(),
+            delivered,
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if result.attempted {
+            // A success resets the streak; a failure lengthens it and may disable the endpoint.
+            sqlx::query!(
+                "UPDATE webhook_endpoints
+                 SET failure_streak = CASE WHEN $2 THEN 0 ELSE failure_streak + 1 END,
+                     disabled_at = CASE
+                         WHEN NOT $2 AND disabled_at IS NULL AND failure_streak + 1 >= $3::int
+                         THEN now() ELSE disabled_at END,
+                     disabled_reason = CASE
+                         WHEN NOT $2 AND disabled_at IS NULL AND failure_streak + 1 >= $3::int
+                         THEN 'disabled after ' || $3::int || ' failed attempts in a row'
+                         ELSE disabled_reason END
+                 WHERE id = $1",
+                endpoint,
+                delivered,
+                disable_after,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn deliveries(
+        &self,
+        endpoint_id: Uuid,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Delivery>, i64), AppError> {
+        let rows = sqlx::query!(
+            "SELECT id, event_type, status, created_at, delivered_at
+             FROM webhook_deliveries WHERE endpoint_id = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+            endpoint_id,
+            limit,
+            offset,
+        )
+        .fetch_all(&self.0)
+        .await?;
+        let total = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM webhook_deliveries WHERE endpoint_id = $1"#,
+            endpoint_id
+        )
+        .fetch_one(&self.0)
+        .await?;
+        // Every attempt of the page in one statement, not one per delivery.
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let mut attempts: HashMap<Uuid, Vec<AttemptRecord>> = HashMap::new();
+        for attempt in sqlx::query!(
+            "SELECT delivery_id, attempted_at, status_code, error, latency_ms
+             FROM webhook_attempts WHERE delivery_id = ANY($1) ORDER BY id",
+            &ids
+        )
+        .fetch_all(&self.0)
+        .await?
+        {
+            attempts
+                .entry(attempt.delivery_id)
+                .or_default()
+                .push(AttemptRecord {
+                    attempted_at: attempt.attempted_at,
+                    status_code: attempt.status_code,
+                    error: attempt.error,
+                    latency_ms: attempt.latency_ms,
+                });
+        }
+        let deliveries = rows
+            .into_iter()
+            .map(|row| {
+                Ok(Delivery {
+                    id: row.id,
+                    event_type: row.event_type.parse().map_err(corrupt)?,
+                    status: row.status.parse().map_err(corrupt)?,
+                    created_at: row.created_at,
+                    delivered_at: row.delivered_at,
+                    attempts: attempts.remove(&row.id).unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_, AppError>>()?;
+        Ok((deliveries, total))
+    }
+
+    async fn replay(&self, endpoint_id: Uuid, delivery_id: Uuid) -> Result<Replayed, AppError> {
+        let mut tx = self.0.begin().await?;
+        let status = sqlx::query_scalar!(
+            "SELECT status FROM webhook_deliveries WHERE id = $1 AND endpoint_id = $2 FOR UPDATE",
+            delivery_id,
+            endpoint_id,
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        match status.as_deref() {
+            None => return Ok(Replayed::NoSuchDelivery),
+            Some("dead") => {}
+            Some(_) => return Ok(Replayed::NotDead),
+        }
+        sqlx::query!(
+            "UPDATE webhook_deliveries SET status = 'pending' WHERE id = $1",
+            delivery_id
+        )
+        .execute(&mut *tx)
+        .await?;
+        // The delivery's job is dead too: queue it again with a fresh count of attempts.
+        let job = Job::DeliverWebhook { delivery_id };
+        sqlx::query!(
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_at = now()
+             WHERE key = $1 AND status = 'dead'",
+            job.key(),
+        )
+        .execute(&mut *tx)
+        .await?;
+        super::jobs::enqueue(&mut tx, &job).await?;
+        tx.commit().await?;
+        Ok(Replayed::Yes)
+    }
+}
