@@ -436,6 +436,22 @@ impl Config {
                 .push("WEBHOOK_DISABLE_AFTER_FAILURES must be at least 1".into());
         }
 {%- endif %}
+{%- if redis %}
+        if config.redis.key_prefix.contains(['*', '?', '[', ']', '\\']) {
+            env.problems.push(
+                "REDIS_KEY_PREFIX must not contain * ? [ ] or \\: Redis reads them as patterns"
+                    .into(),
+            );
+        }
+{%- endif %}
+{%- if webhooks %}
+        if config.jobs.timeout <= config.webhooks.timeout {
+            env.problems.push(
+                "JOBS_TIMEOUT_MS must be longer than WEBHOOK_TIMEOUT_MS, or a slow delivery is cut off by its job"
+                    .into(),
+            );
+        }
+{%- endif %}
         if config.jobs.concurrency == 0 {
             env.problems
                 .push("JOBS_CONCURRENCY must be at least 1".into());

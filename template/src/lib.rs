@@ -168,14 +168,14 @@ impl AppState {
                 config.redis.task_cache_ttl,
             )),
             events: Arc::new(RedisTaskEvents(backends.redis.clone())),
-            outbox: {% if webhooks %}Some(Arc::new(WebhookOutbox)){% else %}None{% endif %},
+            outbox: {% if webhooks %}Some(Arc::new(WebhookOutbox(jobs.clone()))){% else %}None{% endif %},
         };
         let task_feed = Arc::new(RedisTaskFeed::start(backends.redis).await);
 {%- else %}
         let tasks = TaskService {
             repo: Arc::new(PgTaskRepository(db.clone())),
             events: Arc::new(NoTaskEvents),
-            outbox: {% if webhooks %}Some(Arc::new(WebhookOutbox)){% else %}None{% endif %},
+            outbox: {% if webhooks %}Some(Arc::new(WebhookOutbox(jobs.clone()))){% else %}None{% endif %},
         };
 {%- endif %}
 {%- if webhooks %}

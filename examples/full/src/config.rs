@@ -421,6 +421,18 @@ impl Config {
             env.problems
                 .push("WEBHOOK_DISABLE_AFTER_FAILURES must be at least 1".into());
         }
+        if config.redis.key_prefix.contains(['*', '?', '[', ']', '\\']) {
+            env.problems.push(
+                "REDIS_KEY_PREFIX must not contain * ? [ ] or \\: Redis reads them as patterns"
+                    .into(),
+            );
+        }
+        if config.jobs.timeout <= config.webhooks.timeout {
+            env.problems.push(
+                "JOBS_TIMEOUT_MS must be longer than WEBHOOK_TIMEOUT_MS, or a slow delivery is cut off by its job"
+                    .into(),
+            );
+        }
         if config.jobs.concurrency == 0 {
             env.problems
                 .push("JOBS_CONCURRENCY must be at least 1".into());

@@ -143,7 +143,7 @@ impl AppState {
                 config.redis.task_cache_ttl,
             )),
             events: Arc::new(RedisTaskEvents(backends.redis.clone())),
-            outbox: Some(Arc::new(WebhookOutbox)),
+            outbox: Some(Arc::new(WebhookOutbox(jobs.clone()))),
         };
         let task_feed = Arc::new(RedisTaskFeed::start(backends.redis).await);
         let webhooks = Webhooks {

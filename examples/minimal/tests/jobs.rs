@@ -93,6 +93,8 @@ fn config(env: &TestEnv, extra: &[(&str, &str)]) -> Config {
         ("JOBS_BACKOFF_MAX_MS", "100"),
         ("JOBS_TIMEOUT_MS", "2000"),
         ("JOBS_DRAIN_TIMEOUT_MS", "2000"),
+        // Jobs must outlast a webhook attempt (webhooks variants; ignored elsewhere).
+        ("WEBHOOK_TIMEOUT_MS", "100"),
     ];
     vars.extend_from_slice(extra);
     env.config(&vars)

@@ -356,6 +356,12 @@ impl Config {
             env.problems
                 .push("JWT_LEEWAY_SECS must be at most 300: it extends every token's life".into());
         }
+        if config.redis.key_prefix.contains(['*', '?', '[', ']', '\\']) {
+            env.problems.push(
+                "REDIS_KEY_PREFIX must not contain * ? [ ] or \\: Redis reads them as patterns"
+                    .into(),
+            );
+        }
         if config.jobs.concurrency == 0 {
             env.problems
                 .push("JOBS_CONCURRENCY must be at least 1".into());

@@ -478,3 +478,19 @@ async fn the_service_keeps_serving_while_redis_is_away_and_recovers_by_itself() 
     create_task(&server, &ada, "After").await;
     assert_eq!(events.next().await.unwrap().0, "created");
 }
+
+#[test]
+fn a_key_prefix_that_redis_would_read_as_a_pattern_is_refused() {
+    let vars: std::collections::HashMap<&str, &str> = common::TEST_DEFAULTS
+        .iter()
+        .copied()
+        .chain([
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/app"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("REDIS_KEY_PREFIX", "svc*:"),
+        ])
+        .collect();
+    let err = Config::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned()))
+        .expect_err("a glob character in the prefix is refused");
+    assert!(err.to_string().contains("REDIS_KEY_PREFIX"), "{err}");
+}

@@ -119,7 +119,7 @@ impl AppState {
         let tasks = TaskService {
             repo: Arc::new(PgTaskRepository(db.clone())),
             events: Arc::new(NoTaskEvents),
-            outbox: Some(Arc::new(WebhookOutbox)),
+            outbox: Some(Arc::new(WebhookOutbox(jobs.clone()))),
         };
         let webhooks = Webhooks {
             store: Arc::new(PgWebhookStore(db.clone())),

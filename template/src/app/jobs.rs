@@ -80,9 +80,13 @@ impl Job {
 {%- if webhooks %}
             Self::TaskEvent { event_id, .. } => format!("task-event.{event_id}"),
             Self::DeliverWebhook { delivery_id } => format!("webhook-delivery.{delivery_id}"),
+            // Ids are up to 255 characters: hashed, the key stays short whatever they are.
             Self::InboundWebhook {
                 source, message_id, ..
-            } => format!("inbound-webhook.{source}.{message_id}"),
+            } => format!(
+                "inbound-webhook.{source}.{:x}",
+                <sha2::Sha256 as sha2::Digest>::digest(message_id.as_bytes())
+            ),
 {%- endif %}
         }
     }
@@ -257,6 +261,19 @@ pub struct JobRunner {
 }
 
 impl JobRunner {
+    /// Called when a job is given up on for a reason its own run did not see (it timed out,
+    /// or kept being claimed without finishing), so what it was working on can say so.
+    pub async fn buried(&self, job: &Job, error: &str) {
+{%- if webhooks %}
+        if let Job::DeliverWebhook { delivery_id } = job {
+            self.webhooks.abandon(*delivery_id, error).await;
+        }
+{%- else %}
+        // No kind of job in this variant keeps state outside the jobs table.
+        let _ = (job, error);
+{%- endif %}
+    }
+
     pub async fn run(&self, job: &Job, attempt: Attempt) -> Result<(), JobError> {
         let _ = attempt; // only some kinds of job care which attempt this is
         match job {
@@ -481,6 +498,11 @@ impl Worker {
     async fn execute(self: Arc<Self>, job: Claimed) {
         let lease = job.lease;
         let outcome = self.attempt(&job).await;
+        if let Outcome::Dead { error } = &outcome
+            && let Ok(parsed) = serde_json::from_value::<Job>(job.payload.clone())
+        {
+            self.runner.buried(&parsed, error).await;
+        }
         match &outcome {
             Outcome::Done => {
                 tracing::info!(job.id = %lease.job_id, job.kind = %job.kind, "job done")

@@ -267,6 +267,8 @@ pub trait TaskEvents: Send + Sync {
 /// Which jobs a committed task change causes (webhook deliveries, in the webhooks variants).
 pub trait TaskOutbox: Send + Sync {
     fn jobs_for(&self, event: &TaskEvent) -> Vec<Job>;
+    /// After a change with jobs committed: e.g. wake the worker.
+    fn committed(&self) {}
 }
 
 /// No subscribers: events go nowhere.
@@ -416,6 +418,9 @@ impl TaskService {
             None => Vec::new(),
         };
         if self.repo.delete_all(caller.id, ids, &jobs).await? {
+            if let Some(outbox) = &self.outbox {
+                outbox.committed();
+            }
             for id in ids {
                 self.events.publish(deleted(id)).await;
             }
@@ -477,7 +482,12 @@ impl TaskService {
 }
 
 impl TaskService {
+    /// After a change committed: wakes the job worker for the change's jobs and tells the
+    /// live subscribers.
     async fn announce(&self, kind: TaskEventKind, task: &Task) {
+        if let Some(outbox) = &self.outbox {
+            outbox.committed();
+        }
         self.events.publish(TaskEvent::of(kind, task)).await;
     }
 

@@ -77,8 +77,9 @@ impl From<TaskEventKind> for EventType {
     }
 }
 
-/// Every task change becomes a `task_event` job, written in the change's transaction.
-pub struct WebhookOutbox;
+/// Every task change becomes a `task_event` job, written in the change's transaction; the
+/// worker is poked once it commits.
+pub struct WebhookOutbox(pub Jobs);
 
 impl TaskOutbox for WebhookOutbox {
     fn jobs_for(&self, event: &TaskEvent) -> Vec<Job> {
@@ -86,6 +87,10 @@ impl TaskOutbox for WebhookOutbox {
             event_id: Uuid::now_v7(),
             event: event.clone(),
         }]
+    }
+
+    fn committed(&self) {
+        self.0.notify();
     }
 }
 
@@ -244,6 +249,8 @@ pub trait WebhookStore: Send + Sync {
     ) -> Result<(Vec<Delivery>, i64), AppError>;
     /// Queues a dead delivery again (same `webhook-id`).
     async fn replay(&self, endpoint_id: Uuid, delivery_id: Uuid) -> Result<Replayed, AppError>;
+    /// Marks a delivery that is still pending dead, with the reason as its last attempt.
+    async fn abandon(&self, delivery_id: Uuid, reason: &str) -> Result<(), AppError>;
 }
 
 /// Sends one HTTP request; never fails, the failure is the outcome.
@@ -377,6 +384,14 @@ impl Webhooks {
                 "only dead deliveries can be replayed".into(),
             )),
             Replayed::NoSuchDelivery => Err(AppError::NotFound("no such delivery".into())),
+        }
+    }
+
+    /// Its job was given up on outside [`Self::deliver`] (timed out, or its worker kept
+    /// dying): the delivery is dead too, so its owner sees it and can replay it.
+    pub async fn abandon(&self, delivery_id: Uuid, reason: &str) {
+        if let Err(err) = self.store.abandon(delivery_id, reason).await {
+            tracing::warn!(delivery.id = %delivery_id, error = %err, "could not mark a delivery dead");
         }
     }
 

@@ -135,6 +135,9 @@ pub fn verify(
     }
 }
 
+/// The longest endpoint URL, in its encoded form.
+pub const MAX_URL_LEN: usize = 2000;
+
 /// Which endpoint URLs are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UrlPolicy {
@@ -161,6 +164,12 @@ pub fn check_url(raw: &str, policy: UrlPolicy) -> Result<url::Url, String> {
     }
     if url.fragment().is_some() {
         return Err("must not have a #fragment".into());
+    }
+    // Parsing percent-encodes and punycodes, so the stored form can be longer than the input.
+    if url.as_str().len() > MAX_URL_LEN {
+        return Err(format!(
+            "must be at most {MAX_URL_LEN} characters once encoded"
+        ));
     }
     let blocked = match url.host() {
         None => return Err("has no host".into()),
@@ -207,7 +216,23 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let segments = ip.segments();
+    let octets = ip.octets();
+    let embedded =
+        |at: usize| Ipv4Addr::new(octets[at], octets[at + 1], octets[at + 2], octets[at + 3]);
+    // Addresses that carry an IPv4 address and may be routed to it: judge that address.
+    match segments {
+        // 64:ff9b::/96, NAT64: the last 32 bits.
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => return is_public_v4(embedded(12)),
+        // 2002::/16, 6to4: bits 16 to 48.
+        [0x2002, ..] => return is_public_v4(embedded(2)),
+        // ::/96, IPv4-compatible (deprecated, and never a public destination).
+        [0, 0, 0, 0, 0, 0, _, _] => return false,
+        // 64:ff9b:1::/48, local-use NAT64.
+        [0x64, 0xff9b, 1, ..] => return false,
+        _ => {}
+    }
+    let first = segments[0];
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
@@ -352,6 +377,15 @@ mod tests {
             allow_private: false,
         };
         assert!(check_url("https://hooks.example.com/in?x=1", strict).is_ok());
+        assert!(
+            check_url("https://[64:ff9b::808:808]/in", strict).is_ok(),
+            "NAT64 of 8.8.8.8"
+        );
+        let long = format!("https://hooks.example.com/{}", "é".repeat(1000));
+        assert!(
+            long.len() < 2100 && check_url(&long, strict).is_err(),
+            "too long once encoded"
+        );
         for refused in [
             "http://hooks.example.com/in",
             "ftp://hooks.example.com/in",
@@ -364,6 +398,9 @@ mod tests {
             "https://[::1]/in",
             "https://[fd00::1]/in",
             "https://[::ffff:127.0.0.1]/in",
+            "https://[64:ff9b::a00:1]/in",
+            "https://[2002:a00:1::1]/in",
+            "https://[::127.0.0.1]/in",
             "https://localhost/in",
             "https://api.localhost/in",
             "https://metadata.google.internal/in",

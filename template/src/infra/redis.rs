@@ -121,6 +121,11 @@ impl Redis {
         }
     }
 
+    /// The bound on one command (`REDIS_TIMEOUT_MS`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn is_down(&self) -> bool {
         self.lock()
             .is_some_and(|open_until| Instant::now() < open_until)

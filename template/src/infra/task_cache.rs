@@ -6,12 +6,14 @@
 //! read that missed just before a write can still store the old row after the delete; the TTL
 //! bounds how long such a copy lives.
 //!
-//! When Redis is down every read is a miss: slower, never wrong. The deletes that failed
-//! meanwhile are remembered and done first when Redis is back; until they succeed this
-//! instance does not read from the cache, so it never serves a copy older than its own writes.
+//! Every write marks its task *pending* before it starts and clears the mark once the key is
+//! deleted, so neither a Redis outage nor a request cancelled between commit and delete can
+//! leave a stale copy behind: while anything is pending this instance does not read from the
+//! cache, and the next read first deletes what is pending. When Redis is down every read is a
+//! miss: slower, never wrong.
 
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -40,11 +42,37 @@ pub struct CachedTaskRepository {
     pending: Mutex<Pending>,
 }
 
+/// Tasks whose cached copy may be stale. Each mark carries a generation, so that a delete
+/// done for an older mark never clears a newer one.
 #[derive(Default)]
 struct Pending {
-    ids: HashSet<Uuid>,
+    ids: HashMap<Uuid, u64>,
     /// Too many to remember: every cached task must go.
     everything: bool,
+    generation: u64,
+}
+
+impl Pending {
+    fn mark(&mut self, ids: &[Uuid]) -> u64 {
+        self.generation += 1;
+        for id in ids {
+            self.ids.insert(*id, self.generation);
+        }
+        if self.ids.len() > MAX_PENDING {
+            self.ids.clear();
+            self.everything = true;
+        }
+        self.generation
+    }
+
+    /// Clears the marks of `ids` made at or before `generation`.
+    fn clear(&mut self, ids: &[Uuid], generation: u64) {
+        for id in ids {
+            if self.ids.get(id).is_some_and(|marked| *marked <= generation) {
+                self.ids.remove(id);
+            }
+        }
+    }
 }
 
 impl CachedTaskRepository {
@@ -63,41 +91,44 @@ impl CachedTaskRepository {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Does the deletes that failed earlier; `false` while some remain.
+    /// Deletes what is pending; `false` while anything remains (a write in progress, or Redis
+    /// still away).
     async fn catch_up(&self) -> bool {
-        let (ids, everything) = {
+        let (ids, everything, generation) = {
             let pending = self.lock();
             if pending.ids.is_empty() && !pending.everything {
                 return true;
             }
             (
-                pending.ids.iter().copied().collect::<Vec<_>>(),
+                pending.ids.keys().copied().collect::<Vec<_>>(),
                 pending.everything,
+                pending.generation,
             )
         };
         let done = if everything {
             self.forget_all().await
         } else {
-            let keys: Vec<String> = ids.iter().map(|id| self.key(*id)).collect();
-            self.redis
-                .run::<()>(redis::cmd("DEL").arg(keys))
-                .await
-                .is_ok()
+            self.delete_keys(&ids).await
         };
+        let mut pending = self.lock();
         if done {
-            let mut pending = self.lock();
-            for id in &ids {
-                pending.ids.remove(id);
-            }
-            if everything {
+            pending.clear(&ids, generation);
+            if everything && pending.generation == generation {
                 pending.everything = false;
             }
-            tracing::info!(
-                tasks = ids.len(),
-                "cache entries written during a Redis outage dropped"
-            );
         }
-        done && self.lock().ids.is_empty()
+        pending.ids.is_empty() && !pending.everything
+    }
+
+    async fn delete_keys(&self, ids: &[Uuid]) -> bool {
+        if ids.is_empty() {
+            return true;
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.key(*id)).collect();
+        self.redis
+            .run::<()>(redis::cmd("DEL").arg(keys))
+            .await
+            .is_ok()
     }
 
     /// Deletes every cached task of this service, a page of keys at a time.
@@ -168,24 +199,16 @@ impl CachedTaskRepository {
             .await;
     }
 
-    /// After a write. A delete that fails is remembered for [`Self::catch_up`].
-    async fn forget(&self, ids: &[Uuid]) {
-        if ids.is_empty() {
-            return;
-        }
-        let keys: Vec<String> = ids.iter().map(|id| self.key(*id)).collect();
-        if self
-            .redis
-            .run::<()>(redis::cmd("DEL").arg(keys))
-            .await
-            .is_err()
-        {
-            let mut pending = self.lock();
-            pending.ids.extend(ids);
-            if pending.ids.len() > MAX_PENDING {
-                pending.ids.clear();
-                pending.everything = true;
-            }
+    /// Before a write: until [`Self::forget`] succeeds, the cache is not read.
+    fn will_change(&self, ids: &[Uuid]) -> u64 {
+        self.lock().mark(ids)
+    }
+
+    /// After a write: deletes the keys and clears the marks (a failure leaves them for
+    /// [`Self::catch_up`]).
+    async fn forget(&self, ids: &[Uuid], generation: u64) {
+        if self.delete_keys(ids).await {
+            self.lock().clear(ids, generation);
         }
     }
 }
@@ -206,11 +229,18 @@ impl TaskRepository for CachedTaskRepository {
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Task>, AppError> {
+        let before = self.lock().generation;
         if let Some(task) = self.cached(id).await {
             return Ok(Some(task));
         }
         let task = self.inner.get(id).await?;
-        if let Some(task) = &task {
+        // Stored only if no write started meanwhile: this row may be older than that write's,
+        // and storing it after the write's delete would leave it stale.
+        let quiet = {
+            let pending = self.lock();
+            pending.generation == before && pending.ids.is_empty() && !pending.everything
+        };
+        if let (Some(task), true) = (&task, quiet) {
             self.store(task).await;
         }
         Ok(task)
@@ -221,14 +251,16 @@ impl TaskRepository for CachedTaskRepository {
         task: &Task,
         outbox: UpdateOutbox<'_>,
     ) -> Result<Option<Task>, AppError> {
+        let generation = self.will_change(&[task.id]);
         let updated = self.inner.update(task, outbox).await;
-        self.forget(&[task.id]).await;
+        self.forget(&[task.id], generation).await;
         updated
     }
 
     async fn delete(&self, id: Uuid, outbox: &[Job]) -> Result<bool, AppError> {
+        let generation = self.will_change(&[id]);
         let deleted = self.inner.delete(id, outbox).await;
-        self.forget(&[id]).await;
+        self.forget(&[id], generation).await;
         deleted
     }
 
@@ -238,8 +270,9 @@ impl TaskRepository for CachedTaskRepository {
         ids: &[Uuid],
         outbox: &[Job],
     ) -> Result<bool, AppError> {
+        let generation = self.will_change(ids);
         let deleted = self.inner.delete_all(owner, ids, outbox).await;
-        self.forget(ids).await;
+        self.forget(ids, generation).await;
         deleted
     }
 

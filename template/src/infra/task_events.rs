@@ -29,6 +29,9 @@ use crate::{
 const BUFFER: usize = 1024;
 /// The pause between attempts to subscribe again after losing Redis.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_millis(500);
+/// How often the subscription is checked with a `PING`: a connection that a NAT or load
+/// balancer dropped silently would otherwise look alive, delivering nothing, forever.
+const HEARTBEAT: Duration = Duration::from_secs(10);
 
 fn channel(redis: &Redis, owner: Uuid) -> String {
     redis.key(&format!("tasks:{owner}"))
@@ -82,21 +85,41 @@ impl RedisTaskFeed {
         let pattern = redis.key("tasks:*");
         let mut first = Some(first);
         loop {
-            if let Ok(mut pubsub) = redis.pubsub().await
-                && pubsub.psubscribe(&pattern).await.is_ok()
-            {
+            let subscribed = async {
+                let mut pubsub = redis.pubsub().await.ok()?;
+                let subscribing = pubsub.psubscribe(&pattern);
+                tokio::time::timeout(redis.timeout(), subscribing)
+                    .await
+                    .ok()?
+                    .ok()?;
+                Some(pubsub)
+            };
+            if let Some(pubsub) = subscribed.await {
                 self.subscribed.store(true, Ordering::SeqCst);
                 tracing::info!("task event feed subscribed");
                 if let Some(first) = first.take() {
                     let _ = first.send(());
                 }
-                let mut messages = pubsub.on_message();
-                while let Some(message) = messages.next().await {
-                    match serde_json::from_slice::<TaskEvent>(message.get_payload_bytes()) {
-                        Ok(event) => {
-                            let _ = self.sender.send(FeedItem::Event(Arc::new(event)));
+                let (mut sink, mut messages) = pubsub.split();
+                let mut heartbeat = tokio::time::interval(HEARTBEAT);
+                heartbeat.tick().await;
+                loop {
+                    tokio::select! {
+                        message = messages.next() => {
+                            let Some(message) = message else { break };
+                            match serde_json::from_slice::<TaskEvent>(message.get_payload_bytes()) {
+                                Ok(event) => {
+                                    let _ = self.sender.send(FeedItem::Event(Arc::new(event)));
+                                }
+                                Err(err) => tracing::warn!(error = %err, "a task event did not parse"),
+                            }
                         }
-                        Err(err) => tracing::warn!(error = %err, "a task event did not parse"),
+                        _ = heartbeat.tick() => {
+                            let ping = tokio::time::timeout(redis.timeout(), sink.ping::<String>());
+                            if !matches!(ping.await, Ok(Ok(_))) {
+                                break;
+                            }
+                        }
                     }
                 }
                 self.subscribed.store(false, Ordering::SeqCst);

@@ -378,17 +378,50 @@ impl WebhookStore for PgWebhookStore {
         )
         .execute(&mut *tx)
         .await?;
-        // The delivery's job is dead too: queue it again with a fresh count of attempts.
+        // Queue the delivery's job again with a fresh count of attempts, whether it is dead
+        // or (its delivery given up on after it finished) done; a job still running is left
+        // alone, and so is the delivery.
         let job = Job::DeliverWebhook { delivery_id };
-        sqlx::query!(
-            "UPDATE jobs SET status = 'queued', attempts = 0, run_at = now()
-             WHERE key = $1 AND status = 'dead'",
+        let payload = serde_json::to_value(&job).map_err(|err| AppError::Internal(err.into()))?;
+        let queued = sqlx::query!(
+            "INSERT INTO jobs (id, kind, key, payload) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (key) DO UPDATE
+             SET status = 'queued', attempts = 0, run_at = now(), last_error = NULL
+             WHERE jobs.status IN ('dead', 'done')",
+            Uuid::now_v7(),
+            job.kind(),
             job.key(),
+            payload,
         )
         .execute(&mut *tx)
-        .await?;
-        super::jobs::enqueue(&mut tx, &job).await?;
+        .await?
+        .rows_affected();
+        if queued == 0 {
+            return Ok(Replayed::NotDead);
+        }
         tx.commit().await?;
         Ok(Replayed::Yes)
+    }
+
+    async fn abandon(&self, delivery_id: Uuid, reason: &str) -> Result<(), AppError> {
+        let mut tx = self.0.begin().await?;
+        let abandoned = sqlx::query!(
+            "UPDATE webhook_deliveries SET status = 'dead' WHERE id = $1 AND status = 'pending'",
+            delivery_id
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if abandoned == 1 {
+            sqlx::query!(
+                "INSERT INTO webhook_attempts (delivery_id, error, latency_ms) VALUES ($1, $2, 0)",
+                delivery_id,
+                excerpt(reason),
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

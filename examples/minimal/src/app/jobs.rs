@@ -227,6 +227,13 @@ pub struct JobRunner {
 }
 
 impl JobRunner {
+    /// Called when a job is given up on for a reason its own run did not see (it timed out,
+    /// or kept being claimed without finishing), so what it was working on can say so.
+    pub async fn buried(&self, job: &Job, error: &str) {
+        // No kind of job in this variant keeps state outside the jobs table.
+        let _ = (job, error);
+    }
+
     pub async fn run(&self, job: &Job, attempt: Attempt) -> Result<(), JobError> {
         let _ = attempt; // only some kinds of job care which attempt this is
         match job {
@@ -430,6 +437,11 @@ impl Worker {
     async fn execute(self: Arc<Self>, job: Claimed) {
         let lease = job.lease;
         let outcome = self.attempt(&job).await;
+        if let Outcome::Dead { error } = &outcome
+            && let Ok(parsed) = serde_json::from_value::<Job>(job.payload.clone())
+        {
+            self.runner.buried(&parsed, error).await;
+        }
         match &outcome {
             Outcome::Done => {
                 tracing::info!(job.id = %lease.job_id, job.kind = %job.kind, "job done")

@@ -75,9 +75,13 @@ impl Job {
             Self::WelcomeEmail { user_id, .. } => format!("welcome-email.{user_id}"),
             Self::TaskEvent { event_id, .. } => format!("task-event.{event_id}"),
             Self::DeliverWebhook { delivery_id } => format!("webhook-delivery.{delivery_id}"),
+            // Ids are up to 255 characters: hashed, the key stays short whatever they are.
             Self::InboundWebhook {
                 source, message_id, ..
-            } => format!("inbound-webhook.{source}.{message_id}"),
+            } => format!(
+                "inbound-webhook.{source}.{:x}",
+                <sha2::Sha256 as sha2::Digest>::digest(message_id.as_bytes())
+            ),
         }
     }
 }
@@ -249,6 +253,14 @@ pub struct JobRunner {
 }
 
 impl JobRunner {
+    /// Called when a job is given up on for a reason its own run did not see (it timed out,
+    /// or kept being claimed without finishing), so what it was working on can say so.
+    pub async fn buried(&self, job: &Job, error: &str) {
+        if let Job::DeliverWebhook { delivery_id } = job {
+            self.webhooks.abandon(*delivery_id, error).await;
+        }
+    }
+
     pub async fn run(&self, job: &Job, attempt: Attempt) -> Result<(), JobError> {
         let _ = attempt; // only some kinds of job care which attempt this is
         match job {
@@ -471,6 +483,11 @@ impl Worker {
     async fn execute(self: Arc<Self>, job: Claimed) {
         let lease = job.lease;
         let outcome = self.attempt(&job).await;
+        if let Outcome::Dead { error } = &outcome
+            && let Ok(parsed) = serde_json::from_value::<Job>(job.payload.clone())
+        {
+            self.runner.buried(&parsed, error).await;
+        }
         match &outcome {
             Outcome::Done => {
                 tracing::info!(job.id = %lease.job_id, job.kind = %job.kind, "job done")
