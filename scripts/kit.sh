@@ -10,6 +10,8 @@
 #                                      docs/src/index-report.md (EXPLAIN before/after indexes)
 #   scripts/kit.sh prepare             regenerate template/.sqlx (offline query data) after a
 #                                      query changed: needs Postgres (DATABASE_URL or local)
+#   scripts/kit.sh openapi             rebuild template/openapi.<variant>.json from each variant's
+#                                      binary (after API changes; then sync)
 #   scripts/kit.sh check-sync          fail when examples/ differs from a fresh render
 #   scripts/kit.sh render VARIANT DIR [NAME]  render one variant into DIR
 #   scripts/kit.sh render-all [DIR]    render every variant into DIR/<variant> (default
@@ -31,8 +33,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VARIANTS=(minimal redis webhooks full)
 NAME=task-svc # the project name of every committed example
+KUBERNETES_VALIDATE_PIP_VERSION=1.37.0
+# The description placeholder's default (template/cargo-generate.toml), as examples have it.
+DEFAULT_DESCRIPTION="A task service built on Axum and SQLx"
 WORK="$ROOT/target/kit"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/variants}" # shared by all variants
+# Line tables are enough for test backtraces; full debug info makes the four variants' shared
+# target directory several times larger and their links slower.
+export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}"
 # Every build reads the committed .sqlx/ query data, never a live database: DATABASE_URL is for
 # the tests at run time (where it names the server they create databases on). `prepare` and
 # the .sqlx check turn it off for their own runs.
@@ -303,6 +311,40 @@ PY
   echo "template/.sqlx refreshed ($(find "$ROOT/template/.sqlx" -name '*.json' | wc -l) queries); run scripts/kit.sh sync"
 }
 
+# Writes template/openapi.<variant>.json: each variant's served document, built and printed by
+# its binary (`openapi` command), with the project name and description turned back into
+# placeholders. The post hook keeps the rendered variant's file as openapi.json, and each
+# service's tests/openapi.rs checks it against what the service serves. Run after API changes,
+# then sync.
+cmd_openapi() {
+  ensure_cargo_generate
+  local v dir
+  for v in "${VARIANTS[@]}"; do
+    dir="$WORK/openapi-$v"
+    rm -rf "$dir"
+    render "$v" "$dir" "$NAME"
+    cp "$ROOT/examples/$v/Cargo.lock" "$dir/Cargo.lock"
+    say "[$v] building the binary to print its OpenAPI document"
+    (cd "$dir" && SQLX_OFFLINE=true cargo run --quiet --locked -- openapi) >"$dir.json"
+    python3 - "$dir.json" "$ROOT/template/openapi.$v.json" "$NAME" "$DEFAULT_DESCRIPTION" <<'PY'
+import json, sys
+source, target, name, description = sys.argv[1:]
+doc = json.load(open(source))
+doc["info"]["title"] = "{{project-name}}"
+if doc["info"].get("description") != description:
+    sys.exit(f"unexpected description in {source}: {doc['info'].get('description')!r}")
+doc["info"]["description"] = "{{description}}"
+text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+left = [s for s in (name, name.replace("-", "_")) if s in text]
+if left:
+    sys.exit(f"{source} still names the project ({left}): make it a placeholder here")
+open(target, "w").write(text)
+PY
+    echo "template/openapi.$v.json written"
+  done
+  echo "run scripts/kit.sh sync"
+}
+
 ensure_sqlx_cli() {
   sqlx --version 2>/dev/null | grep -q "$SQLX_CLI_VERSION" && return
   say "installing sqlx-cli $SQLX_CLI_VERSION (a couple of minutes, once)"
@@ -373,8 +415,14 @@ cmd_lint() {
   rm -rf "$WORK/lint-minimal"
   render minimal "$WORK/lint-minimal"
   local dir
+  if [ ! -x "$tools/python/bin/kubernetes-validate" ]; then
+    PIP_ROOT_USER_ACTION=ignore pip install --quiet --target "$tools/python" \
+      "kubernetes-validate==$KUBERNETES_VALIDATE_PIP_VERSION"
+  fi
   for dir in "$WORK/lint-minimal" "$rendered"; do
     python3 "$ROOT/scripts/check_compose.py" "$dir" || die "compose.yaml in $dir has problems"
+    PYTHONPATH="$tools/python" python3 "$ROOT/scripts/check_deploy.py" "$dir" \
+      "$tools/python/bin/kubernetes-validate" || die "the deployment files in $dir have problems"
   done
   command -v shellcheck >/dev/null || {
     say "installing Debian's shellcheck"
@@ -472,6 +520,7 @@ case "${1:-}" in
   sync) cmd_sync ;;
   check-sync) cmd_check_sync ;;
   prepare) cmd_prepare ;;
+  openapi) cmd_openapi ;;
   index-report)
     ensure_cargo_generate
     ensure_sqlx_cli

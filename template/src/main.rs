@@ -10,6 +10,7 @@ use {{crate_name}}::app::users::UserRepository;
 use {{crate_name}}::config::Config;
 use {{crate_name}}::domain::user::Role;
 use {{crate_name}}::domain::user::email_key;
+use {{crate_name}}::http::openapi;
 use {{crate_name}}::infra::audit::PgSecurityEventStore;
 use {{crate_name}}::infra::mail;
 use {{crate_name}}::infra::postgres;
@@ -21,6 +22,10 @@ const USAGE: &str = concat!(
     "usage: ",
     env!("CARGO_PKG_NAME"),
     "                         serve the API (configured by the environment)\n       ",
+    env!("CARGO_PKG_NAME"),
+    " migrate                 apply pending migrations, then exit (a release step)\n       ",
+    env!("CARGO_PKG_NAME"),
+    " openapi                 print the OpenAPI document (no configuration needed)\n       ",
     env!("CARGO_PKG_NAME"),
     " grant-admin EMAIL       give an existing account the admin role\n       ",
     env!("CARGO_PKG_NAME"),
@@ -36,6 +41,23 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Needs no configuration: prints the OpenAPI document this build serves (`just openapi`).
+    if args == ["openapi"] {
+        match openapi().to_pretty_json() {
+            Ok(json) => {
+                println!("{json}");
+                return ExitCode::SUCCESS;
+            }
+            Err(err) => {
+                eprintln!("could not serialize the OpenAPI document: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    // Reads only the DATABASE_* settings: a release step has no business with the secrets.
+    if args == ["migrate"] {
+        return migrate().await;
+    }
     let command = match args.as_slice() {
         [] => Command::Serve,
         [command, email] if command == "grant-admin" => Command::GrantAdmin(email.clone()),
@@ -97,10 +119,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let worker = state
         .jobs
         .start_worker(runner, &config.jobs, shutdown.clone());
+    let stop_accepting = server::after_readiness_drain(
+        shutdown,
+        state.readiness.clone(),
+        config.http.readiness_delay,
+    );
     server::serve(
         listener,
         app(state.clone(), &config.http),
-        shutdown,
+        stop_accepting,
         config.http.drain_timeout,
     )
     .await?;
@@ -117,6 +144,36 @@ async fn run(config: Config) -> anyhow::Result<()> {
     state.db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Deployments run this once per release, before the new version starts (Kubernetes Job, Fly
+/// `release_command`, Render `preDeployCommand`, DigitalOcean pre-deploy job), and run the
+/// service itself with `DATABASE_MIGRATE=false`: one migrator, and a failed migration stops
+/// the release before any instance of the new version serves.
+async fn migrate() -> ExitCode {
+    let mut config = match Config::database_from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    config.migrate = true;
+    match postgres::connect(&config).await {
+        Ok(db) => {
+            db.close().await;
+            let latest = postgres::MIGRATOR.iter().map(|m| m.version).max();
+            println!(
+                "migrations applied: the schema is at version {}",
+                latest.unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The first admin cannot be made through the API (only admins change roles): an operator

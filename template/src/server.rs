@@ -6,6 +6,8 @@ use std::{future::Future, net::SocketAddr, time::Duration};
 use axum::Router;
 use tokio::{net::TcpListener, sync::oneshot};
 
+use crate::app::readiness::Readiness;
+
 /// Serves `router` until `shutdown` completes and in-flight requests have drained, or the
 /// drain timeout has passed, whichever comes first.
 pub async fn serve(
@@ -42,6 +44,23 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// Completes `delay` after `signal`, having switched readiness to `draining` at the signal:
+/// pass it to [`serve`] so the instance keeps answering while load balancers notice that it
+/// is leaving (they probe `/readyz` every few seconds), and only then stops accepting.
+pub async fn after_readiness_drain(
+    signal: impl Future<Output = ()>,
+    readiness: Readiness,
+    delay: Duration,
+) {
+    signal.await;
+    readiness.start_draining();
+    tracing::info!(
+        readiness_delay_ms = delay.as_millis() as u64,
+        "shutdown signal: readiness reports draining"
+    );
+    tokio::time::sleep(delay).await;
 }
 
 /// Completes on Ctrl-C, or on SIGTERM (what container runtimes send) on Unix.

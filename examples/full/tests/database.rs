@@ -107,3 +107,50 @@ async fn runaway_statements_are_cancelled_by_the_statement_timeout() {
     assert_eq!(app_error.status(), 503, "{app_error:?}");
     state.db.close().await;
 }
+
+/// The release step: `migrate` needs the database settings only (no secrets), applies every
+/// migration, changes nothing when run again, and accepts a database a newer release already
+/// migrated further (a rollback runs the previous version's release step on it).
+#[tokio::test]
+async fn the_migrate_command_needs_only_the_database_url_and_tolerates_a_newer_schema() {
+    let env = TestEnv::new().await;
+    let migrate = || {
+        std::process::Command::new(env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME"))))
+            .arg("migrate")
+            .env_clear()
+            .env("DATABASE_URL", &env.db.url)
+            .output()
+            .unwrap()
+    };
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap();
+    let expected = format!("migrations applied: the schema is at version {latest}\n");
+
+    let first = migrate();
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(String::from_utf8_lossy(&first.stdout), expected);
+    let db = sqlx::PgPool::connect(&env.db.url).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let embedded = MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .count();
+    assert_eq!(usize::try_from(applied).unwrap(), embedded);
+
+    let again = migrate();
+    assert!(again.status.success(), "{again:?}");
+
+    // A migration this build does not know, as a newer release would have left it.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99991231000000, 'from a newer release', true, '\\x00', 0)",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    let after_newer = migrate();
+    assert!(after_newer.status.success(), "{after_newer:?}");
+    db.close().await;
+}

@@ -33,6 +33,13 @@ pub struct HttpConfig {
     pub cors_allowed_origins: Vec<String>,
     /// How long in-flight requests may run after a shutdown signal (`SHUTDOWN_DRAIN_TIMEOUT_MS`).
     pub drain_timeout: Duration,
+    /// After a shutdown signal, how long `/readyz` answers 503 while the server still accepts
+    /// requests, so load balancers stop routing here before connections are refused
+    /// (`SHUTDOWN_READINESS_DELAY_MS`, 0 to stop accepting at once).
+    pub readiness_delay: Duration,
+    /// Requests handled at once; more are answered 503 with `Retry-After` at once instead of
+    /// queueing (`HTTP_MAX_IN_FLIGHT`). Health probes are never refused.
+    pub max_in_flight: usize,
     /// How many reverse proxies in front of the service append to `X-Forwarded-For`; 0 means
     /// the peer address is the client and the header is ignored (`TRUSTED_PROXY_HOPS`).
     pub trusted_proxy_hops: usize,
@@ -238,6 +245,27 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Only the database settings, for the `migrate` command: a release step that needs the
+    /// database URL and nothing else (no JWT secret, no peppers).
+    pub fn database_from_env() -> Result<DatabaseConfig, ConfigError> {
+        if let Err(err) = dotenvy::dotenv()
+            && !err.not_found()
+        {
+            return Err(ConfigError(vec![format!(".env could not be read: {err}")]));
+        }
+        let lookup = |name: &str| std::env::var(name).ok();
+        let mut env = Reader {
+            lookup: &lookup,
+            problems: Vec::new(),
+        };
+        let database = database(&mut env);
+        if env.problems.is_empty() {
+            Ok(database)
+        } else {
+            Err(ConfigError(env.problems))
+        }
+    }
+
     /// Builds the configuration from any source of variables; tests pass a map.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut env = Reader {
@@ -251,18 +279,13 @@ impl Config {
                 body_limit_bytes: env.parse("HTTP_BODY_LIMIT_BYTES", "1048576"),
                 cors_allowed_origins: env.origins("CORS_ALLOWED_ORIGINS"),
                 drain_timeout: env.millis("SHUTDOWN_DRAIN_TIMEOUT_MS", 20_000),
+                readiness_delay: Duration::from_millis(
+                    env.parse("SHUTDOWN_READINESS_DELAY_MS", "0"),
+                ),
+                max_in_flight: env.parse("HTTP_MAX_IN_FLIGHT", "512"),
                 trusted_proxy_hops: env.parse("TRUSTED_PROXY_HOPS", "0"),
             },
-            database: DatabaseConfig {
-                url: env.postgres_url("DATABASE_URL"),
-                max_connections: env.parse("DATABASE_MAX_CONNECTIONS", "16"),
-                min_connections: env.parse("DATABASE_MIN_CONNECTIONS", "0"),
-                connect_timeout: env.millis("DATABASE_CONNECT_TIMEOUT_MS", 5_000),
-                acquire_timeout: env.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 3_000),
-                statement_timeout: env.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5_000),
-                create_if_missing: env.parse("DATABASE_CREATE_IF_MISSING", "true"),
-                migrate: env.parse("DATABASE_MIGRATE", "true"),
-            },
+            database: database(&mut env),
             auth: AuthConfig {
                 jwt_secret: env.secret("JWT_SECRET", 32),
                 jwt_issuer: env.string("JWT_ISSUER", env!("CARGO_PKG_NAME")),
@@ -311,13 +334,9 @@ impl Config {
                 service_name: env.string("OTEL_SERVICE_NAME", env!("CARGO_PKG_NAME")),
             },
         };
-        if config.database.min_connections > config.database.max_connections {
+        if config.http.max_in_flight == 0 {
             env.problems
-                .push("DATABASE_MIN_CONNECTIONS must not exceed DATABASE_MAX_CONNECTIONS".into());
-        }
-        if config.database.max_connections == 0 {
-            env.problems
-                .push("DATABASE_MAX_CONNECTIONS must be at least 1".into());
+                .push("HTTP_MAX_IN_FLIGHT must be at least 1".into());
         }
         let auth = &config.auth;
         if argon2::Params::new(
@@ -376,6 +395,29 @@ impl Config {
             Err(ConfigError(env.problems))
         }
     }
+}
+
+/// The `DATABASE_*` settings, checked together.
+fn database(env: &mut Reader) -> DatabaseConfig {
+    let config = DatabaseConfig {
+        url: env.postgres_url("DATABASE_URL"),
+        max_connections: env.parse("DATABASE_MAX_CONNECTIONS", "16"),
+        min_connections: env.parse("DATABASE_MIN_CONNECTIONS", "0"),
+        connect_timeout: env.millis("DATABASE_CONNECT_TIMEOUT_MS", 5_000),
+        acquire_timeout: env.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 3_000),
+        statement_timeout: env.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5_000),
+        create_if_missing: env.parse("DATABASE_CREATE_IF_MISSING", "true"),
+        migrate: env.parse("DATABASE_MIGRATE", "true"),
+    };
+    if config.min_connections > config.max_connections {
+        env.problems
+            .push("DATABASE_MIN_CONNECTIONS must not exceed DATABASE_MAX_CONNECTIONS".into());
+    }
+    if config.max_connections == 0 {
+        env.problems
+            .push("DATABASE_MAX_CONNECTIONS must be at least 1".into());
+    }
+    config
 }
 
 /// One hash per core by default: hashing is CPU-bound, so more at once only adds latency.

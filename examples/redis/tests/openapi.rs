@@ -73,6 +73,75 @@ fn the_document_lists_every_route_with_its_responses() {
     assert_eq!(bearer["bearerFormat"], "JWT");
 }
 
+/// `openapi.json` at the project root is the document clients and reviewers read without
+/// running the service; it must be the one the service serves. After changing the API, run
+/// `just openapi` and commit the result with the change.
+#[test]
+fn the_committed_openapi_json_is_the_served_document() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).expect("openapi.json at the project root"),
+    )
+    .expect("openapi.json is JSON");
+    assert!(
+        committed == serde_json::to_value(openapi()).unwrap(),
+        "openapi.json is out of date: run `just openapi` and commit it"
+    );
+}
+
+/// `just openapi` writes what the binary's `openapi` command prints, which needs no
+/// configuration at all.
+#[test]
+fn the_openapi_command_prints_the_served_document() {
+    let output =
+        std::process::Command::new(env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME"))))
+            .arg("openapi")
+            .env_clear()
+            .output()
+            .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(printed == serde_json::to_value(openapi()).unwrap());
+}
+
+/// Every operation that can fail for the caller says how: at least one 4xx response with the
+/// problem body (the probes and the documentation itself cannot).
+#[test]
+fn every_operation_documents_its_errors() {
+    let doc = serde_json::to_value(openapi()).unwrap();
+    let cannot_fail = [
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+        "/docs",
+        "/docs/redoc.standalone.js",
+    ];
+    for (method, path) in documented_operations(&doc) {
+        if cannot_fail.contains(&path.as_str()) {
+            continue;
+        }
+        let responses = doc["paths"][&path][&method]["responses"]
+            .as_object()
+            .unwrap();
+        let errors: Vec<&String> = responses
+            .keys()
+            .filter(|code| code.starts_with('4'))
+            .collect();
+        assert!(
+            !errors.is_empty(),
+            "{method} {path} documents no error response"
+        );
+        for code in errors {
+            let content = &responses[code]["content"];
+            assert!(
+                content["application/problem+json"].is_object()
+                    || content["application/json"].is_object(),
+                "{method} {path} {code} documents its body: {content}"
+            );
+        }
+    }
+}
+
 /// Routes registered with a plain `.route(...)` would be served but not documented; the
 /// router is built only with `utoipa_axum::routes!`, and this keeps it so.
 #[test]

@@ -42,7 +42,7 @@ use crate::{
 use crate::{
     app::{
         inbound::InboundWebhooks,
-        webhooks::{WebhookOutbox, Webhooks},
+        webhooks::{DeliveryMetrics, WebhookOutbox, Webhooks},
     },
     infra::{inbound::PgInboundStore, webhook_client::HttpWebhookSender, webhooks::PgWebhookStore},
 };
@@ -52,6 +52,10 @@ pub const READINESS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How often expired tokens are deleted and idle rate-limiter entries forgotten.
 pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How often the saturation gauges that need a query or a wait (job queue depth, pool wait
+/// time) are measured; the first measurement is taken at start-up.
+pub const SATURATION_SAMPLING: Duration = Duration::from_secs(10);
 
 /// Finished jobs are kept this long (for inspection), then deleted.
 pub const DONE_JOB_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
@@ -85,10 +89,12 @@ impl AppState {
     /// services on top of them.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let db = infra::postgres::connect(&config.database).await?;
-        infra::postgres::observe_pool(&db, config.database.max_connections);
+        infra::postgres::observe_pool(&db, config.database.max_connections, SATURATION_SAMPLING);
         let probes: Vec<Arc<dyn Probe>> = vec![Arc::new(PostgresProbe(db.clone()))];
         let readiness = Readiness::new(probes, READINESS_PROBE_TIMEOUT);
-        Self::assemble(config, Backends { db }, readiness).await
+        let state = Self::assemble(config, Backends { db }, readiness).await?;
+        state.jobs.observe_queue(SATURATION_SAMPLING);
+        Ok(state)
     }
 
     /// Builds the services on a pool and probes that already exist (tests pass their own),
@@ -126,6 +132,7 @@ impl AppState {
             sender: Arc::new(HttpWebhookSender::new(&config.webhooks)?),
             jobs: jobs.clone(),
             config: config.webhooks.clone(),
+            metrics: DeliveryMetrics::new(),
         };
         let inbound = InboundWebhooks {
             store: Arc::new(PgInboundStore(db.clone())),

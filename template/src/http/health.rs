@@ -18,7 +18,8 @@ pub struct Liveness {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReadinessReport {
     /// `ready`; `degraded` (still serving: an optional dependency such as Redis is down);
-    /// or `unavailable` (a required dependency is down).
+    /// `unavailable` (a required dependency is down); or `draining` (shutting down: finishing
+    /// the requests it has, taking no new ones once the readiness delay has passed).
     #[schema(example = "unavailable")]
     pub status: &'static str,
     /// Each dependency's state, e.g. `{"postgres": "down"}`.
@@ -48,10 +49,18 @@ pub async fn healthz() -> Json<Liveness> {
     tag = "health",
     responses(
         (status = 200, description = "Every required dependency is up (`degraded` when an optional one is down)", body = ReadinessReport),
-        (status = 503, description = "A dependency is down; `failing` names it", body = ReadinessReport),
+        (status = 503, description = "A dependency is down (`failing` names it), or the instance is shutting down (`draining`)", body = ReadinessReport),
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.readiness.is_draining() {
+        let body = ReadinessReport {
+            status: "draining",
+            checks: BTreeMap::new(),
+            failing: Vec::new(),
+        };
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
     let report = state.readiness.check().await;
     let ready = report.is_ready();
     let body = ReadinessReport {

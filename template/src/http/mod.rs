@@ -13,6 +13,7 @@ pub mod extract;
 pub mod health;
 pub mod jobs;
 pub mod layers;
+pub mod load_shed;
 pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
@@ -35,7 +36,7 @@ use crate::{AppState, config::HttpConfig, error::Problem};
 #[openapi(
     info(description = "{{description}}"),
     components(schemas(Problem)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &NoEmptyLicense),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "tasks", description = "The caller's tasks"),
@@ -68,6 +69,23 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// utoipa fills `info.license` from Cargo.toml's `license`, with an empty name when the package
+/// has none, which OpenAPI validators reject; no license is then said better by no object.
+struct NoEmptyLicense;
+
+impl Modify for NoEmptyLicense {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if openapi
+            .info
+            .license
+            .as_ref()
+            .is_some_and(|license| license.name.is_empty())
+        {
+            openapi.info.license = None;
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
-    app::jobs::{Claimed, Job, JobQueue, JobRecord, JobStatus, Lease, Outcome, Requeued},
+    app::jobs::{
+        Claimed, Job, JobQueue, JobRecord, JobStatus, Lease, Outcome, QueueDepth, Requeued,
+    },
     error::AppError,
 };
 
@@ -207,5 +209,29 @@ impl JobQueue for PgJobQueue {
         .execute(&self.0)
         .await?
         .rows_affected())
+    }
+
+    async fn depth(&self) -> Result<QueueDepth, AppError> {
+        // Finished jobs are most of the table and are left out, through the status index.
+        let row = sqlx::query!(
+            r#"SELECT count(*) FILTER (WHERE status = 'queued' AND run_at <= now()) AS "due!",
+                      count(*) FILTER (WHERE status = 'queued' AND run_at > now()) AS "scheduled!",
+                      count(*) FILTER (WHERE status = 'running') AS "running!",
+                      count(*) FILTER (WHERE status = 'dead') AS "dead!",
+                      COALESCE(EXTRACT(EPOCH FROM now() - min(run_at)
+                          FILTER (WHERE status = 'queued' AND run_at <= now())), 0)::float8
+                          AS "oldest_due_secs!"
+               FROM jobs
+               WHERE status IN ('queued', 'running', 'dead')"#
+        )
+        .fetch_one(&self.0)
+        .await?;
+        Ok(QueueDepth {
+            due: row.due,
+            scheduled: row.scheduled,
+            running: row.running,
+            dead: row.dead,
+            oldest_due_secs: row.oldest_due_secs,
+        })
     }
 }

@@ -13,6 +13,10 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use opentelemetry::{
+    KeyValue,
+    metrics::{Counter, Histogram},
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -270,6 +274,50 @@ pub struct Webhooks {
     pub sender: Arc<dyn WebhookSender>,
     pub jobs: Jobs,
     pub config: WebhookConfig,
+    pub metrics: DeliveryMetrics,
+}
+
+/// `webhook.deliveries` (attempts by `outcome`: `delivered`, `retry`, `dead`, `refused`) and
+/// `webhook.delivery.duration` (seconds the receiver took, by outcome).
+#[derive(Clone)]
+pub struct DeliveryMetrics {
+    attempts: Counter<u64>,
+    duration: Histogram<f64>,
+}
+
+impl DeliveryMetrics {
+    pub fn new() -> Self {
+        let meter = opentelemetry::global::meter(env!("CARGO_PKG_NAME"));
+        Self {
+            attempts: meter
+                .u64_counter("webhook.deliveries")
+                .with_unit("{attempt}")
+                .with_description("Webhook delivery attempts, by outcome")
+                .build(),
+            duration: meter
+                .f64_histogram("webhook.delivery.duration")
+                .with_unit("s")
+                .with_description("How long receivers took to answer a delivery")
+                .with_boundaries(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0])
+                .build(),
+        }
+    }
+
+    fn refused(&self) {
+        self.attempts.add(1, &[KeyValue::new("outcome", "refused")]);
+    }
+
+    fn attempted(&self, outcome: &'static str, took: Duration) {
+        let attributes = [KeyValue::new("outcome", outcome)];
+        self.attempts.add(1, &attributes);
+        self.duration.record(took.as_secs_f64(), &attributes);
+    }
+}
+
+impl Default for DeliveryMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 const NO_SUCH_ENDPOINT: &str = "webhook endpoint";
@@ -436,6 +484,7 @@ impl Webhooks {
             attempted: false,
         };
         if !target.enabled {
+            self.metrics.refused();
             let result = refuse("the endpoint is disabled".into());
             self.store
                 .record_attempt(&result, i32::MAX)
@@ -447,6 +496,7 @@ impl Webhooks {
         let url = match webhook::check_url(&target.url, self.policy()) {
             Ok(url) => url,
             Err(reason) => {
+                self.metrics.refused();
                 self.store
                     .record_attempt(&refuse(reason.clone()), i32::MAX)
                     .await
@@ -490,6 +540,12 @@ impl Webhooks {
                 (DeliveryStatus::Dead, Err(JobError::Fatal(describe())))
             }
         };
+        let outcome = match status {
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Pending => "retry",
+            DeliveryStatus::Dead => "dead",
+        };
+        self.metrics.attempted(outcome, latency);
         let result = AttemptResult {
             delivery_id,
             status_code,

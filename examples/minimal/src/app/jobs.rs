@@ -187,6 +187,21 @@ pub trait JobQueue: Send + Sync {
     async fn requeue(&self, id: Uuid) -> Result<Requeued, AppError>;
     /// Deletes finished jobs last changed before `before`.
     async fn purge_done(&self, before: DateTime<Utc>) -> Result<u64, AppError>;
+    /// How many jobs wait, run and lie dead, for the saturation gauges.
+    async fn depth(&self) -> Result<QueueDepth, AppError>;
+}
+
+/// The queue at one moment. `due` jobs could run now; a growing count, or a growing age of the
+/// oldest, means the workers do not keep up.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QueueDepth {
+    pub due: i64,
+    /// Queued for later: retries waiting out their backoff.
+    pub scheduled: i64,
+    pub running: i64,
+    pub dead: i64,
+    /// How long the oldest due job has been due, in seconds (0 when none is).
+    pub oldest_due_secs: f64,
 }
 
 /// Why a job failed: worth another attempt, or not.
@@ -293,6 +308,67 @@ impl Jobs {
         }
     }
 
+    /// Reports the queue's depth as `jobs.queue.depth` (by `job.state`: `due`, `scheduled`,
+    /// `running`, `dead`) and the wait of the oldest due job as `jobs.queue.oldest_due_age`.
+    /// Gauges are read synchronously when metrics are collected, so a task queries the queue
+    /// every `every` and the gauges report its latest answer.
+    pub fn observe_queue(&self, every: Duration) {
+        let latest: Arc<Mutex<Option<QueueDepth>>> = Arc::default();
+        let read = {
+            let latest = latest.clone();
+            move || {
+                *latest
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            }
+        };
+        let meter = opentelemetry::global::meter(env!("CARGO_PKG_NAME"));
+        let depth = read.clone();
+        meter
+            .i64_observable_gauge("jobs.queue.depth")
+            .with_unit("{job}")
+            .with_description("Jobs in the queue, by state")
+            .with_callback(move |observer| {
+                if let Some(d) = depth() {
+                    for (state, count) in [
+                        ("due", d.due),
+                        ("scheduled", d.scheduled),
+                        ("running", d.running),
+                        ("dead", d.dead),
+                    ] {
+                        observer.observe(count, &[KeyValue::new("job.state", state)]);
+                    }
+                }
+            })
+            .build();
+        meter
+            .f64_observable_gauge("jobs.queue.oldest_due_age")
+            .with_unit("s")
+            .with_description("How long the oldest due job has waited for a worker")
+            .with_callback(move |observer| {
+                if let Some(d) = read() {
+                    observer.observe(d.oldest_due_secs, &[]);
+                }
+            })
+            .build();
+        let queue = self.queue.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match queue.depth().await {
+                    Ok(depth) => {
+                        *latest
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(depth);
+                    }
+                    Err(err) => tracing::debug!(error = %err, "could not measure the job queue"),
+                }
+            }
+        });
+    }
+
     /// Tells the worker that a job is due now (call after the enqueueing commit).
     pub fn notify(&self) {
         let _ = self.wake.try_send(());
@@ -344,7 +420,7 @@ impl Jobs {
             held: Arc::default(),
             finished: opentelemetry::global::meter(env!("CARGO_PKG_NAME"))
                 .u64_counter("jobs.finished")
-                .with_description("Job attempts by outcome: done, retry, dead, released")
+                .with_description("Job attempts by outcome (done, retry, dead, released) and kind")
                 .build(),
         };
         tokio::spawn(worker.run(wakeups, stop))
@@ -422,7 +498,7 @@ impl Worker {
         for lease in unfinished {
             match self.queue.settle(lease, &Outcome::Released).await {
                 Ok(_) => {
-                    self.count(&Outcome::Released);
+                    self.count(&Outcome::Released, None);
                     tracing::info!(job.id = %lease.job_id, "unfinished job released at shutdown");
                 }
                 Err(err) => tracing::warn!(
@@ -457,7 +533,7 @@ impl Worker {
             Outcome::Released => {}
         }
         match self.queue.settle(lease, &outcome).await {
-            Ok(true) => self.count(&outcome),
+            Ok(true) => self.count(&outcome, Some(&job.kind)),
             Ok(false) => tracing::warn!(
                 job.id = %lease.job_id,
                 "the job's lease ran out before it finished: another attempt may run it again"
@@ -537,9 +613,15 @@ impl Worker {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn count(&self, outcome: &Outcome) {
-        self.finished
-            .add(1, &[KeyValue::new("outcome", outcome.name())]);
+    /// A released job's kind is not at hand (only its lease is kept), so it has none.
+    fn count(&self, outcome: &Outcome, kind: Option<&str>) {
+        let outcome = KeyValue::new("outcome", outcome.name());
+        match kind {
+            Some(kind) => self
+                .finished
+                .add(1, &[outcome, KeyValue::new("job.kind", kind.to_owned())]),
+            None => self.finished.add(1, &[outcome]),
+        }
     }
 }
 

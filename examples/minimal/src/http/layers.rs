@@ -2,13 +2,14 @@
 //!
 //! 1. request id (validated or generated, echoed, available to error bodies)
 //! 2. request metrics: duration histogram and requests in flight (`super::metrics`)
-//! 3. a tracing span per request: method, matched route, request id, status, latency
-//! 4. CORS from the configured allow-list, and `X-Content-Type-Options: nosniff`
-//! 5. gzip compression of responses
-//! 6. panics become a 500 problem body instead of a dropped connection
-//! 7. bare error responses (from layers and extractors) become problem bodies
-//! 8. a request timeout, answered with 503
-//! 9. a request body limit, answered with 413
+//! 3. load shedding: beyond `HTTP_MAX_IN_FLIGHT` requests, 503 at once (`super::load_shed`)
+//! 4. a tracing span per request: method, matched route, request id, status, latency
+//! 5. CORS from the configured allow-list, and `X-Content-Type-Options: nosniff`
+//! 6. gzip compression of responses
+//! 7. panics become a 500 problem body instead of a dropped connection
+//! 8. bare error responses (from layers and extractors) become problem bodies
+//! 9. a request timeout, answered with 503
+//! 10. a request body limit, answered with 413
 //!
 //! Tests wrap their own routes with [`apply`] to drive the very same stack.
 
@@ -35,6 +36,7 @@ use tower_http::{
 use tracing::{Span, field::Empty};
 
 use super::{
+    load_shed::{self, InFlightLimit},
     metrics::HttpMetrics,
     request_id::{self, RequestId},
 };
@@ -71,6 +73,10 @@ pub fn apply(router: Router, config: &HttpConfig) -> Router {
                 .layer(CompressionLayer::new())
                 .layer(CatchPanicLayer::custom(panic_response)),
         )
+        .layer(middleware::from_fn_with_state(
+            InFlightLimit::new(config.max_in_flight),
+            load_shed::admit,
+        ))
         .layer(middleware::from_fn_with_state(
             HttpMetrics::new(),
             super::metrics::record,

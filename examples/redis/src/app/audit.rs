@@ -110,16 +110,21 @@ impl AuditLog {
             .with_description("Security events recorded, by kind")
             .build();
         tokio::spawn(write(rx, store, events));
+        let dropped = meter
+            .u64_counter("security.events.dropped")
+            .with_description("Security events dropped because the audit queue was full")
+            .build();
+        let alerts = meter
+            .u64_counter("security.alerts")
+            .with_description("Security alerts raised, by kind")
+            .build();
+        // Exported from zero: an alert on their rate sees the first increment.
+        dropped.add(0, &[]);
+        alerts.add(0, &[KeyValue::new("kind", "login_failure_spike")]);
         Self {
             tx,
-            dropped: meter
-                .u64_counter("security.events.dropped")
-                .with_description("Security events dropped because the audit queue was full")
-                .build(),
-            alerts: meter
-                .u64_counter("security.alerts")
-                .with_description("Security alerts raised, by kind")
-                .build(),
+            dropped,
+            alerts,
             detector: Arc::new(Mutex::new(SpikeDetector::new(
                 login_failure_alert_per_minute,
                 Duration::from_secs(60),

@@ -1,8 +1,10 @@
 //! The Postgres pool: creation of the database when missing, pool limits, migrations.
 
+use std::time::{Duration, Instant};
+
 use anyhow::Context;
 use async_trait::async_trait;
-use opentelemetry::KeyValue;
+use opentelemetry::{KeyValue, metrics::Meter};
 use secrecy::ExposeSecret;
 use sqlx::{
     Connection, PgConnection, PgPool, Postgres,
@@ -12,8 +14,13 @@ use sqlx::{
 
 use crate::{app::readiness::Probe, config::DatabaseConfig, error::AppError};
 
-/// The migrations in `migrations/`, embedded in the binary at compile time.
-pub static MIGRATOR: Migrator = sqlx::migrate!();
+/// The migrations in `migrations/`, embedded in the binary at compile time. A database ahead
+/// of this build is accepted: after a rollback the previous version runs on the newer schema,
+/// which migrations keep compatible (expand now, contract in a later release; see the runbook).
+pub static MIGRATOR: Migrator = Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!()
+};
 
 /// Connects, creating the database first when configured to, and applies pending migrations
 /// when configured to. Fails fast: a service that cannot reach its database should not start.
@@ -82,10 +89,12 @@ fn pool_options(config: &DatabaseConfig) -> PgPoolOptions {
 }
 
 /// Reports the pool's connections as `db.client.connection.count` (by `state`: `idle` or `used`)
-/// and its limit as `db.client.connection.max`, read when metrics are collected.
-pub fn observe_pool(pool: &PgPool, max_connections: u32) {
+/// and its limit as `db.client.connection.max`, read when metrics are collected; and how long
+/// taking a connection takes as `db.client.connection.wait_time`, sampled every `every`.
+pub fn observe_pool(pool: &PgPool, max_connections: u32, every: Duration) {
     let meter = opentelemetry::global::meter(env!("CARGO_PKG_NAME"));
     let name = KeyValue::new("db.client.connection.pool.name", "postgres");
+    sample_wait_time(pool.clone(), &meter, name.clone(), every);
     let pool = pool.clone();
     let attributes = name.clone();
     meter
@@ -113,6 +122,37 @@ pub fn observe_pool(pool: &PgPool, max_connections: u32) {
             observer.observe(i64::from(max_connections), std::slice::from_ref(&name))
         })
         .build();
+}
+
+/// Repositories hand the pool to SQLx, which waits for a connection inside each query, out of
+/// our sight; so a task takes (and at once returns) a connection every `every` and records how
+/// long that took: the wait a request would have seen at that moment. When every connection is
+/// busy this is the queueing that precedes `DATABASE_ACQUIRE_TIMEOUT_MS` errors.
+fn sample_wait_time(pool: PgPool, meter: &Meter, name: KeyValue, every: Duration) {
+    let wait_time = meter
+        .f64_histogram("db.client.connection.wait_time")
+        .with_unit("s")
+        .with_description("Time to obtain a pooled connection, sampled")
+        .with_boundaries(vec![
+            0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0,
+        ])
+        .build();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let started = Instant::now();
+            match pool.acquire().await {
+                Ok(connection) => drop(connection),
+                Err(sqlx::Error::PoolClosed) => return,
+                // A timeout is a wait too, and the longest kind.
+                Err(_) => {}
+            }
+            let attributes = std::slice::from_ref(&name);
+            wait_time.record(started.elapsed().as_secs_f64(), attributes);
+        }
+    });
 }
 
 /// Readiness probe: one round trip on a pooled connection.

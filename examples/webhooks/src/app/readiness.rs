@@ -1,7 +1,13 @@
 //! Readiness: may this instance receive traffic now? It may when every required dependency
-//! answers.
+//! answers and it is not shutting down.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use futures::future::join_all;
@@ -28,12 +34,28 @@ pub trait Probe: Send + Sync {
 pub struct Readiness {
     probes: Vec<Arc<dyn Probe>>,
     timeout: Duration,
+    /// Set once, on the shutdown signal; shared by every clone.
+    draining: Arc<AtomicBool>,
 }
 
 impl Readiness {
     /// `timeout` bounds each probe, so a hung dependency makes readiness fail, not hang.
     pub fn new(probes: Vec<Arc<dyn Probe>>, timeout: Duration) -> Self {
-        Self { probes, timeout }
+        Self {
+            probes,
+            timeout,
+            draining: Arc::default(),
+        }
+    }
+
+    /// From now on the instance reports itself not ready, whatever its dependencies say, so
+    /// load balancers stop sending it new requests while it finishes the ones it has.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     /// Runs every probe concurrently.

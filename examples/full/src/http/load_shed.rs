@@ -1,0 +1,70 @@
+//! Load shedding: at most `HTTP_MAX_IN_FLIGHT` requests are handled at once, and the next one
+//! is answered 503 with `Retry-After` straight away. Without it an overloaded instance queues
+//! without bound: every request waits, latency grows for everyone, and the timeouts end up
+//! failing the work that was admitted. Rejecting early keeps admitted requests fast and tells
+//! clients (and load balancers) to go elsewhere.
+//!
+//! The probes are exempt: refusing `/healthz` under load would get a busy but healthy
+//! instance restarted, which makes an overload worse.
+//!
+//! A semaphore rather than tower's `ConcurrencyLimit` + `LoadShed`: those apply to every route
+//! alike and report rejection as an error that would need its own translation into our
+//! problem body; this is the same idea, with the exemption, in a few lines.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use opentelemetry::metrics::Counter;
+use tokio::sync::Semaphore;
+
+use crate::error::Problem;
+
+/// Paths that are always admitted.
+const EXEMPT: [&str; 2] = ["/healthz", "/readyz"];
+
+#[derive(Clone)]
+pub struct InFlightLimit {
+    permits: Arc<Semaphore>,
+    shed: Counter<u64>,
+}
+
+impl InFlightLimit {
+    pub fn new(max_in_flight: usize) -> Self {
+        let shed = opentelemetry::global::meter(env!("CARGO_PKG_NAME"))
+            .u64_counter("http.server.shed_requests")
+            .with_unit("{request}")
+            .with_description("Requests refused with 503 because too many were in flight")
+            .build();
+        // Exported from zero, so a rate exists (and alerts can see it rise) before the first
+        // request is shed.
+        shed.add(0, &[]);
+        Self {
+            permits: Arc::new(Semaphore::new(max_in_flight)),
+            shed,
+        }
+    }
+}
+
+pub async fn admit(State(limit): State<InFlightLimit>, request: Request, next: Next) -> Response {
+    if EXEMPT.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    // Held until the response is produced, or until the client goes away and the request's
+    // future is dropped.
+    let Ok(_permit) = limit.permits.clone().try_acquire_owned() else {
+        limit.shed.add(1, &[]);
+        let mut response = Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+            .with_detail("the service is at capacity; retry shortly")
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    next.run(request).await
+}
