@@ -34,6 +34,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VARIANTS=(minimal redis webhooks full)
 NAME=task-svc # the project name of every committed example
 KUBERNETES_VALIDATE_PIP_VERSION=1.37.0
+PROMETHEUS_DEB_VERSION=2.42.0+ds-5+deb12u1 # Debian 12's, for promtool
 # The description placeholder's default (template/cargo-generate.toml), as examples have it.
 DEFAULT_DESCRIPTION="A task service built on Axum and SQLx"
 WORK="$ROOT/target/kit"
@@ -415,14 +416,30 @@ cmd_lint() {
   rm -rf "$WORK/lint-minimal"
   render minimal "$WORK/lint-minimal"
   local dir
-  if [ ! -x "$tools/python/bin/kubernetes-validate" ]; then
-    PIP_ROOT_USER_ACTION=ignore pip install --quiet --target "$tools/python" \
+  # A directory of its own: `pip install --target` does not add scripts to an existing bin/.
+  local kv="$tools/kubernetes-validate-$KUBERNETES_VALIDATE_PIP_VERSION"
+  if [ ! -x "$kv/bin/kubernetes-validate" ]; then
+    rm -rf "$kv"
+    PIP_ROOT_USER_ACTION=ignore pip install --quiet --target "$kv" \
       "kubernetes-validate==$KUBERNETES_VALIDATE_PIP_VERSION"
   fi
+  # promtool from Debian's package, unpacked without installing it (installing would set up a
+  # Prometheus service): it checks the alert rules and runs their unit tests.
+  local prom="$tools/prometheus-$PROMETHEUS_DEB_VERSION"
+  if [ ! -x "$prom/usr/bin/promtool" ]; then
+    rm -rf "$prom" && mkdir -p "$prom"
+    (cd "$prom" && apt-get download "prometheus=$PROMETHEUS_DEB_VERSION" >/dev/null 2>&1 ||
+      { apt-get update >/dev/null && apt-get download "prometheus=$PROMETHEUS_DEB_VERSION" >/dev/null; }) ||
+      die "could not download Debian's prometheus $PROMETHEUS_DEB_VERSION (for promtool)"
+    dpkg-deb -x "$prom"/prometheus_*.deb "$prom"
+  fi
   for dir in "$WORK/lint-minimal" "$rendered"; do
+    (cd "$dir/deploy/prometheus" && "$prom/usr/bin/promtool" check rules rules/*.yml >/dev/null &&
+      "$prom/usr/bin/promtool" test rules tests/*.yml) ||
+      die "the alert rules in $dir fail promtool"
     python3 "$ROOT/scripts/check_compose.py" "$dir" || die "compose.yaml in $dir has problems"
-    PYTHONPATH="$tools/python" python3 "$ROOT/scripts/check_deploy.py" "$dir" \
-      "$tools/python/bin/kubernetes-validate" || die "the deployment files in $dir have problems"
+    PYTHONPATH="$kv" python3 "$ROOT/scripts/check_deploy.py" "$dir" \
+      "$kv/bin/kubernetes-validate" || die "the deployment files in $dir have problems"
   done
   command -v shellcheck >/dev/null || {
     say "installing Debian's shellcheck"

@@ -24,7 +24,11 @@ use utoipa::{
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{AppState, config::HttpConfig, error::Problem};
+use crate::{
+    AppState,
+    config::HttpConfig,
+    error::{PROBLEM_JSON, Problem},
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -80,6 +84,92 @@ impl Modify for NoEmptyLicense {
     }
 }
 
+/// Responses that the middleware stack, not the handler, produces, added to every operation
+/// that can get them, so the document lists every status a client may see: 413 and 415 where
+/// there is a body, 429 (rate limit), 500 (a panic), 503 (load shedding, the request timeout, a
+/// busy pool; the probes are exempt from load shedding).
+/// Error bodies are documented as what they are on the wire: `application/problem+json`.
+/// Applied to the finished document (see [`parts`]): the derive's modifiers run before the
+/// routes are added.
+struct StandardResponses;
+
+impl Modify for StandardResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, path::Operation};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        let add = |operation: &mut Operation, status: &str, description: &str| {
+            operation
+                .responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| problem(description).into());
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let probe = path == "/healthz" || path == "/readyz";
+            for operation in [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if operation.request_body.is_some() {
+                    add(
+                        operation,
+                        "413",
+                        "The body is larger than `HTTP_BODY_LIMIT_BYTES`",
+                    );
+                    // Validated JSON bodies (the operations documenting 422) go through the
+                    // JSON extractor, which refuses other content types; raw bodies do not.
+                    if operation.responses.responses.contains_key("422") {
+                        add(operation, "415", "The body is not `application/json`");
+                    }
+                }
+                add(
+                    operation,
+                    "429",
+                    "Too many requests from this client; see `Retry-After`",
+                );
+                if !probe {
+                    add(
+                        operation,
+                        "503",
+                        "At capacity, timed out, or a dependency is unavailable; see `Retry-After` when present",
+                    );
+                }
+                add(
+                    operation,
+                    "500",
+                    "An unexpected failure (details are logged, never sent)",
+                );
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    if !(status.starts_with('4') || status.starts_with('5')) {
+                        continue;
+                    }
+                    if let RefOr::T(response) = response
+                        && let Some(json) = response.content.shift_remove("application/json")
+                    {
+                        response.content.insert(PROBLEM_JSON.to_owned(), json);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Every route with its documentation, before state and middleware are attached.
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -109,14 +199,21 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(docs::redoc_bundle))
 }
 
-/// The OpenAPI document of [`api`].
+/// The routes and their finished OpenAPI document.
+fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut doc) = api().split_for_parts();
+    StandardResponses.modify(&mut doc);
+    (routes, doc)
+}
+
+/// The OpenAPI document of [`api`], as `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+    parts().1
 }
 
 /// The complete router: routes, state, fallback and the middleware stack.
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
-    let (routes, doc) = api().split_for_parts();
+    let (routes, doc) = parts();
     let doc = doc
         .to_json()
         .expect("the OpenAPI document serializes to JSON");
