@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use common::{PASSWORD, TestEnv, TestServer, assert_problem};
 
 #[tokio::test]
-async fn the_api_limit_answers_429_with_retry_after() {
+async fn the_api_limit_answers_429_with_retry_after_and_spares_the_probes() {
     let env = TestEnv::new().await;
     let config = env.config(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "2")]);
     let server = TestServer::start(&config).await;
-    assert_eq!(server.get("/healthz").await.status(), 200);
-    assert_eq!(server.get("/healthz").await.status(), 200);
-    let limited = server.get("/healthz").await;
+    assert_eq!(server.get("/openapi.json").await.status(), 200);
+    assert_eq!(server.get("/openapi.json").await.status(), 200);
+    let limited = server.get("/openapi.json").await;
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -23,12 +23,20 @@ async fn the_api_limit_answers_429_with_retry_after() {
     assert!((1..=2).contains(&retry_after), "{retry_after}");
     let body = assert_problem(limited, 429).await;
     assert_eq!(body["code"], "rate_limited");
+    // Unknown paths count too: a scanner is a client like any other.
+    assert_problem(server.get("/no/such/route").await, 429).await;
+    // The probes do not: an address over its limit (a load balancer, a busy node) still sees
+    // a live, ready instance.
+    for _ in 0..10 {
+        assert_eq!(server.get("/healthz").await.status(), 200);
+        assert_eq!(server.get("/readyz").await.status(), 200);
+    }
 }
 
 async fn get_from(server: &TestServer, forwarded_for: &str) -> u16 {
     server
         .client
-        .get(server.url("/healthz"))
+        .get(server.url("/openapi.json"))
         .header("x-forwarded-for", forwarded_for)
         .send()
         .await

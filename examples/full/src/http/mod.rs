@@ -90,7 +90,7 @@ impl Modify for NoEmptyLicense {
 /// Responses that the middleware stack, not the handler, produces, added to every operation
 /// that can get them, so the document lists every status a client may see: 413 and 415 where
 /// there is a body, 429 (rate limit), 500 (a panic), 503 (load shedding, the request timeout, a
-/// busy pool; the probes are exempt from load shedding).
+/// busy pool; the probes are exempt from the rate limit and the load shedding).
 /// Error bodies are documented as what they are on the wire: `application/problem+json`.
 /// Applied to the finished document (see [`parts`]): the derive's modifiers run before the
 /// routes are added.
@@ -141,12 +141,12 @@ impl Modify for StandardResponses {
                         add(operation, "415", "The body is not `application/json`");
                     }
                 }
-                add(
-                    operation,
-                    "429",
-                    "Too many requests from this client; see `Retry-After`",
-                );
                 if !probe {
+                    add(
+                        operation,
+                        "429",
+                        "Too many requests from this client; see `Retry-After`",
+                    );
                     add(
                         operation,
                         "503",
@@ -175,6 +175,11 @@ impl Modify for StandardResponses {
 
 /// Every route with its documentation, before state and middleware are attached.
 pub fn api() -> OpenApiRouter<AppState> {
+    limited().merge(probes())
+}
+
+/// The routes behind the per-IP rate limit: all but the probes.
+fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
@@ -203,11 +208,18 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(webhooks::replay_delivery))
         .routes(routes!(webhooks::receive_webhook))
-        .routes(routes!(health::healthz))
-        .routes(routes!(health::readyz))
         .routes(routes!(docs::openapi_json))
         .routes(routes!(docs::redoc_page))
         .routes(routes!(docs::redoc_bundle))
+}
+
+/// Liveness and readiness: served outside the per-IP rate limit (and the load shedding), so
+/// an orchestrator or a load balancer probing from one address, or a client flooding from the
+/// same one, never makes a healthy instance look dead.
+fn probes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
 }
 
 /// The routes and their finished OpenAPI document.
@@ -222,17 +234,19 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     parts().1
 }
 
-/// The complete router: routes, state, fallback and the middleware stack.
+/// The complete router: routes, state, fallback and the middleware stack. Unknown paths fall
+/// back to a 404 inside the rate limit (scanners are clients too); the probes are outside it.
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
-    let (routes, doc) = parts();
-    let doc = doc
+    let doc = openapi()
         .to_json()
         .expect("the OpenAPI document serializes to JSON");
-    let api_limit = rate_limit::layer(&state.api_limit);
-    let routes = routes
+    let (limited, _) = limited().split_for_parts();
+    let (probes, _) = probes().split_for_parts();
+    let routes = limited
         .fallback(layers::not_found)
+        .layer(rate_limit::layer(&state.api_limit))
+        .merge(probes)
         .layer(Extension(docs::OpenApiJson(doc.into())))
-        .with_state(state)
-        .layer(api_limit);
+        .with_state(state);
     layers::apply(routes, config)
 }
