@@ -14,7 +14,7 @@ use std::{
 };
 
 use axum::{Router, routing::get};
-use common::{TestServer, assert_problem, http_config};
+use common::{TestServer, assert_problem, eventually, http_config};
 use tokio::sync::watch;
 
 use {{crate_name}}::http::layers;
@@ -48,16 +48,6 @@ fn held_router() -> (Router, Gate) {
     (router, Gate { entered, open })
 }
 
-async fn until(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_past_the_limit_are_refused_at_once_and_admitted_ones_complete() {
     let (router, gate) = held_router();
@@ -71,7 +61,7 @@ async fn requests_past_the_limit_are_refused_at_once_and_admitted_ones_complete(
             tokio::spawn(async move { client.get(url).send().await.unwrap() })
         })
         .collect();
-    until("every admitted request is in its handler", || {
+    eventually("every admitted request is in its handler", async || {
         gate.entered.load(Ordering::SeqCst) == LIMIT
     })
     .await;
@@ -119,7 +109,7 @@ async fn a_client_that_goes_away_gives_its_place_back() {
         let (client, url) = (server.client.clone(), server.url("/held"));
         async move { client.get(url).send().await }
     });
-    until("the request is in its handler", || {
+    eventually("the request is in its handler", async || {
         gate.entered.load(Ordering::SeqCst) == 1
     })
     .await;

@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use common::{PASSWORD, Session, TestEnv, TestServer, config_from};
+use common::{PASSWORD, Session, TestEnv, TestServer, config_from, eventually};
 use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -76,17 +76,6 @@ impl RedisProxy {
 }
 
 /// Waits (up to 15 s) until `check` holds.
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn create_task(server: &TestServer, session: &Session, title: &str) -> Value {
     let response = server
         .post("/tasks", Some(&session.access), json!({ "title": title }))

@@ -12,7 +12,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use common::{TestEnv, TestServer, assert_problem};
+use common::{TestEnv, TestServer, assert_problem, eventually};
 use reqwest::Method;
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
@@ -112,17 +112,6 @@ fn stop_signal() -> (
 }
 
 /// Waits (up to 10 s) until `check` holds.
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// (status, attempts, last_error) of every job, oldest first.
 async fn jobs(server: &TestServer) -> Vec<(String, i32, Option<String>)> {
     sqlx::query_as("SELECT status, attempts, last_error FROM jobs ORDER BY created_at, id")

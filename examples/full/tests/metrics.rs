@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::{collections::BTreeSet, path::Path, sync::Arc, time::Duration};
+use std::{collections::BTreeSet, path::Path, sync::Arc};
 
-use common::{OtlpReceiver, TestEnv, TestServer, otlp_attr as attr};
+use common::{OtlpReceiver, TestEnv, TestServer, eventually, otlp_attr as attr};
 use opentelemetry_proto::tonic::metrics::v1::{Metric, metric::Data};
 
 use task_svc::infra::mail::LogMailer;
@@ -68,7 +68,17 @@ async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
         )
         .await;
     assert_eq!(task.status(), 201);
-    wait_until_jobs_are_done(&server).await;
+    eventually("every job is done", async || {
+        let (pending, done): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status <> 'done'), count(*) FILTER (WHERE status = 'done')
+             FROM jobs",
+        )
+        .fetch_one(&server.state().db)
+        .await
+        .unwrap();
+        pending == 0 && done > 0
+    })
+    .await;
 
     let _ = stop_worker.send(());
     worker.await.unwrap();
@@ -217,24 +227,6 @@ async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
         unknown.is_empty(),
         "the dashboards or alerts query metrics the service does not export: {unknown:?}\nexported: {exported:?}"
     );
-}
-
-async fn wait_until_jobs_are_done(server: &TestServer) {
-    for _ in 0..200 {
-        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status <> 'done'")
-            .fetch_one(&server.state().db)
-            .await
-            .unwrap();
-        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'done'")
-            .fetch_one(&server.state().db)
-            .await
-            .unwrap();
-        if pending == 0 && done > 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the jobs did not finish");
 }
 
 /// A webhook receiver that accepts everything.

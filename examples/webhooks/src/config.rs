@@ -287,22 +287,14 @@ impl fmt::Display for ConfigError {
 impl Config {
     /// Reads `.env` when present (a malformed file is an error), then the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        if let Err(err) = dotenvy::dotenv()
-            && !err.not_found()
-        {
-            return Err(ConfigError(vec![format!(".env could not be read: {err}")]));
-        }
+        load_dotenv()?;
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Only the database settings, for the `migrate` command: a release step that needs the
     /// database URL and nothing else (no JWT secret, no peppers).
     pub fn database_from_env() -> Result<DatabaseConfig, ConfigError> {
-        if let Err(err) = dotenvy::dotenv()
-            && !err.not_found()
-        {
-            return Err(ConfigError(vec![format!(".env could not be read: {err}")]));
-        }
+        load_dotenv()?;
         let lookup = |name: &str| std::env::var(name).ok();
         let mut env = Reader {
             lookup: &lookup,
@@ -465,6 +457,16 @@ impl Config {
         } else {
             Err(ConfigError(env.problems))
         }
+    }
+}
+
+/// Reads `.env` into the environment when present; a malformed file is an error.
+fn load_dotenv() -> Result<(), ConfigError> {
+    match dotenvy::dotenv() {
+        Err(err) if !err.not_found() => {
+            Err(ConfigError(vec![format!(".env could not be read: {err}")]))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -18,7 +18,7 @@ use axum::{
     response::IntoResponse,
     routing::post,
 };
-use common::{Session, TestEnv, TestServer, assert_problem};
+use common::{Session, TestEnv, TestServer, assert_problem, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -167,17 +167,6 @@ async fn deliveries(server: &TestServer, session: &Session, endpoint: &str) -> V
 }
 
 /// Waits (up to 15 s) until `check` holds.
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn first_delivery_status(server: &TestServer, session: &Session, endpoint: &str) -> String {
     deliveries(server, session, endpoint).await["items"][0]["status"]
         .as_str()

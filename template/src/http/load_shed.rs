@@ -22,10 +22,8 @@ use axum::{
 use opentelemetry::metrics::Counter;
 use tokio::sync::Semaphore;
 
+use super::health::PROBES;
 use crate::error::Problem;
-
-/// Paths that are always admitted.
-const EXEMPT: [&str; 2] = ["/healthz", "/readyz"];
 
 #[derive(Clone)]
 pub struct InFlightLimit {
@@ -51,7 +49,7 @@ impl InFlightLimit {
 }
 
 pub async fn admit(State(limit): State<InFlightLimit>, request: Request, next: Next) -> Response {
-    if EXEMPT.contains(&request.uri().path()) {
+    if PROBES.contains(&request.uri().path()) {
         return next.run(request).await;
     }
     // Held until the response is produced, or until the client goes away and the request's

@@ -118,7 +118,7 @@ impl Modify for StandardResponses {
                 .or_insert_with(|| problem(description).into());
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let probe = path == "/healthz" || path == "/readyz";
+            let probe = health::PROBES.contains(&path.as_str());
             for operation in [
                 item.get.as_mut(),
                 item.post.as_mut(),
@@ -173,12 +173,8 @@ impl Modify for StandardResponses {
     }
 }
 
-/// Every route with its documentation, before state and middleware are attached.
-pub fn api() -> OpenApiRouter<AppState> {
-    limited().merge(probes())
-}
-
-/// The routes behind the per-IP rate limit: all but the probes.
+/// Every route but the probes, with its documentation, before state and middleware are
+/// attached: the routes behind the per-IP rate limit.
 fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::register))
@@ -222,26 +218,27 @@ fn probes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::readyz))
 }
 
-/// The routes and their finished OpenAPI document.
-fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (routes, mut doc) = api().split_for_parts();
+/// The rate-limited routes, the probes, and the finished OpenAPI document of both.
+fn parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (limited, mut doc) = limited().split_for_parts();
+    let (probes, probe_doc) = probes().split_for_parts();
+    doc.merge(probe_doc);
     StandardResponses.modify(&mut doc);
-    (routes, doc)
+    (limited, probes, doc)
 }
 
-/// The OpenAPI document of [`api`], as `/openapi.json` serves it.
+/// The OpenAPI document of every route, as `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    parts().1
+    parts().2
 }
 
 /// The complete router: routes, state, fallback and the middleware stack. Unknown paths fall
 /// back to a 404 inside the rate limit (scanners are clients too); the probes are outside it.
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
-    let doc = openapi()
+    let (limited, probes, doc) = parts();
+    let doc = doc
         .to_json()
         .expect("the OpenAPI document serializes to JSON");
-    let (limited, _) = limited().split_for_parts();
-    let (probes, _) = probes().split_for_parts();
     let routes = limited
         .fallback(layers::not_found)
         .layer(rate_limit::layer(&state.api_limit))

@@ -560,3 +560,16 @@ pub fn otlp_attr(attributes: &[OtlpKeyValue], key: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// Polls `check` until it holds, failing the test with `what` after 15 seconds: for effects
+/// that happen in the background (a job, a pub/sub message, a handler being entered).
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

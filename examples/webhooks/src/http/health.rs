@@ -8,6 +8,10 @@ use utoipa::ToSchema;
 
 use crate::{AppState, domain::health::DependencyStatus};
 
+/// The probe paths: served outside the rate limit and the load shedding, so a busy instance is
+/// never taken for a dead one.
+pub const PROBES: [&str; 2] = ["/healthz", "/readyz"];
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Liveness {
     #[schema(example = "ok")]
