@@ -8,7 +8,8 @@ Usage:
 A day chapter's "## Where in the code" section lists bullets such as
     - `src/config.rs`: `Config::from_env`, `Reader::parse`
 The file must exist in the rendered service, and each item's last path segment must be defined
-there (fn, struct, enum, trait, const, static, type, mod or macro; a justfile recipe; or the
+there (fn, struct, enum, trait, const, static, type, mod or macro; in Python, def, class or a
+module-level constant; a justfile recipe; or the
 literal text of an `impl ... for ...`). Files outside the service
 (the kit's own, e.g. `hooks/pre.rhai`) are looked up in the kit instead.
 """
@@ -17,6 +18,8 @@ import re
 import sys
 
 DEFINITION = r"\b(fn|struct|enum|trait|const|static|type|mod|macro_rules!)\s+{name}\b"
+# In Python files (the benchmark harness): functions, classes and module-level constants.
+PY_DEFINITION = r"^(\s*(def|class)\s+{name}\b|{name}\s*=)"
 
 
 def section(text, title):
@@ -64,7 +67,8 @@ def refs(docs_src, service):
                     found = re.search(rf"^{re.escape(item)}\b[^\n]*:", text, re.M)
                 else:
                     name = re.split(r"::|\.", item)[-1]
-                    found = re.search(DEFINITION.format(name=re.escape(name)), text)
+                    pattern = PY_DEFINITION if file.suffix == ".py" else DEFINITION
+                    found = re.search(pattern.format(name=re.escape(name)), text, re.M)
                 if not found:
                     problems.append(f"{day.name}: {path} defines no `{item}`")
                 checked += 1

@@ -8,6 +8,8 @@
 #   scripts/kit.sh sync                re-render examples/ (keeps the pinned Cargo.lock versions)
 #   scripts/kit.sh index-report        seed 1.4M tasks in a scratch database and regenerate
 #                                      docs/src/index-report.md (EXPLAIN before/after indexes)
+#   scripts/kit.sh bench [ARGS]        the reference benchmark: `just bench` on a fresh full
+#                                      render, results copied into template/docs/benchmarks/
 #   scripts/kit.sh prepare             regenerate template/.sqlx (offline query data) after a
 #                                      query changed: needs Postgres (DATABASE_URL or local)
 #   scripts/kit.sh openapi             rebuild template/openapi.<variant>.json from each variant's
@@ -545,6 +547,20 @@ case "${1:-}" in
     [ -n "${DATABASE_URL:-}" ] || die "index-report needs Postgres: set DATABASE_URL"
     rm -rf "$WORK/report" && render full "$WORK/report" "$NAME"
     python3 "$ROOT/scripts/index_report.py" "$WORK/report" "$DATABASE_URL" ;;
+  bench)
+    # The kit's reference run: a fresh full render benchmarked as a user would (`just bench`),
+    # its docs/benchmarks/ (history appended, charts, results.md) copied back into the
+    # template; then `kit.sh sync`. Extra arguments go to bench.py (e.g. --label "...").
+    shift
+    ensure_cargo_generate
+    ensure_just
+    use_local_services
+    [ -n "${DATABASE_URL:-}" ] || die "bench needs Postgres: set DATABASE_URL"
+    rm -rf "$WORK/bench" && render full "$WORK/bench" "$NAME"
+    cp "$ROOT/examples/full/Cargo.lock" "$WORK/bench/Cargo.lock"
+    (cd "$WORK/bench" && just bench "$@")
+    cp "$WORK/bench/docs/benchmarks/"* "$ROOT/template/docs/benchmarks/"
+    echo "template/docs/benchmarks/ updated: run scripts/kit.sh sync and commit" ;;
   render-all)
     ensure_cargo_generate
     out=${2:-$WORK/fresh}

@@ -215,6 +215,28 @@ async fn responses_are_gzip_compressed_when_the_client_accepts_it() {
 }
 
 #[tokio::test]
+async fn small_responses_are_sent_as_they_are() {
+    // A task (a few hundred bytes) is not worth a compressor: see `COMPRESS_ABOVE_BYTES`.
+    let small = "x".repeat(1000);
+    let router = stack(
+        Router::new().route("/small", get(move || async move { small })),
+        &[],
+    );
+    let server = TestServer::serve(router, Duration::from_secs(1)).await;
+    let response = server
+        .client
+        .get(server.url("/small"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("content-encoding").is_none());
+    assert_eq!(response.bytes().await.unwrap().len(), 1000);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn unknown_routes_and_methods_of_the_real_app_get_problem_bodies() {
     let env = TestEnv::new().await;
     let server = TestServer::start(&env.config(&[])).await;

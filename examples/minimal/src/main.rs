@@ -211,6 +211,12 @@ async fn seed_tasks(config: Config, email: &str, count: i64) -> anyhow::Result<(
         .user
         .id;
     let started = std::time::Instant::now();
+    let mut tx = db.begin().await?;
+    // One statement writes every row: DATABASE_STATEMENT_TIMEOUT_MS bounds requests, and a
+    // million rows take longer than any request should.
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
     let inserted = sqlx::query!(
         "INSERT INTO tasks (id, owner_id, title, description, status, due_at, created_at, updated_at)
          SELECT gen_random_uuid(), $1, 'Task ' || substr(md5(n::text), 1, 12), '',
@@ -221,9 +227,10 @@ async fn seed_tasks(config: Config, email: &str, count: i64) -> anyhow::Result<(
         owner,
         count,
     )
-    .execute(&db)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
+    tx.commit().await?;
     sqlx::query!("ANALYZE tasks").execute(&db).await?;
     db.close().await;
     println!(

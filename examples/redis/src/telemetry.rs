@@ -10,6 +10,7 @@ use opentelemetry_sdk::{
     trace::SdkTracerProvider,
 };
 use tracing::Span;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
@@ -20,6 +21,8 @@ use crate::config::{LogFormat, TelemetryConfig};
 pub struct TelemetryGuard {
     tracer: Option<SdkTracerProvider>,
     meter: Option<SdkMeterProvider>,
+    /// Writes out the log lines still queued when it is dropped (after `shutdown`).
+    _logs: WorkerGuard,
 }
 
 impl TelemetryGuard {
@@ -56,9 +59,18 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
     let otel = tracer.as_ref().map(|provider| {
         tracing_opentelemetry::layer().with_tracer(provider.tracer(env!("CARGO_PKG_NAME")))
     });
+    // Lines are formatted where they are logged but written to stdout by a thread of their
+    // own: a write to a full pipe or a slow terminal blocks, and it must not block an async
+    // worker (and every request queued behind it). Not lossy: past 128k queued lines a caller
+    // waits rather than a line (an audit event, say) being dropped.
+    let (stdout, logs) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::stdout());
     let fmt = match config.log_format {
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(stdout).boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(stdout)
             .json()
             .flatten_event(true)
             .with_current_span(true)
@@ -70,7 +82,11 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
         .with(fmt)
         .with(otel)
         .try_init()?;
-    Ok(TelemetryGuard { tracer, meter })
+    Ok(TelemetryGuard {
+        tracer,
+        meter,
+        _logs: logs,
+    })
 }
 
 fn tracer_provider(endpoint: &str, resource: Resource) -> anyhow::Result<SdkTracerProvider> {
