@@ -25,7 +25,7 @@ async fn main() -> std::io::Result<()> {
         )
         .route("/hook", post(|| async { StatusCode::NO_CONTENT }));
     let listener = TcpListener::bind(&addr).await?;
-    // The harness waits for this line before it sends load.
+    // For people starting it by hand; the harness polls the address until it answers.
     println!("listening on {}", listener.local_addr()?);
     axum::serve(listener, app).await
 }

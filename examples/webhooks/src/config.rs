@@ -86,7 +86,7 @@ pub struct AuthConfig {
     pub hash_iterations: u32,
     /// Argon2id lanes (`PASSWORD_HASH_PARALLELISM`).
     pub hash_parallelism: u32,
-    /// Hashes computed at once, each on a blocking thread (`PASSWORD_HASH_CONCURRENCY`).
+    /// Hashes computed at once, each on its own hashing thread (`PASSWORD_HASH_CONCURRENCY`).
     pub hash_concurrency: usize,
     /// Hash requests allowed to wait for a slot; beyond that, 503 at once (`PASSWORD_HASH_QUEUE`).
     pub hash_queue: usize,

@@ -172,12 +172,15 @@ struct Memory(Vec<Block>);
 
 impl Memory {
     /// The blocks `params` needs; grows once if a stored hash was made with more memory.
-    fn blocks(&mut self, params: &Params) -> &mut [Block] {
+    /// `None` when that much cannot be had: a corrupt hash asking for terabytes fails the
+    /// check instead of aborting the process.
+    fn blocks(&mut self, params: &Params) -> Option<&mut [Block]> {
         let count = params.block_count();
         if self.0.len() < count {
+            self.0.try_reserve_exact(count - self.0.len()).ok()?;
             self.0.resize(count, Block::new());
         }
-        &mut self.0[..count]
+        self.0.get_mut(..count)
     }
 }
 
@@ -250,12 +253,15 @@ fn hash_with(
     let fail = |err: &dyn std::fmt::Display| anyhow::anyhow!("hashing failed: {err}");
     let salt = try_generate_salt().map_err(|err| fail(&err))?;
     let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let blocks = memory
+        .blocks(params)
+        .ok_or_else(|| anyhow::anyhow!("hashing failed: no memory for {params:?}"))?;
     argon2(pepper, params)?
         .hash_password_into_with_memory(
             password.expose_secret().as_bytes(),
             &salt,
             &mut output,
-            memory.blocks(params),
+            blocks,
         )
         .map_err(|err| fail(&err))?;
     let phc = PasswordHash {
@@ -300,13 +306,16 @@ fn verify_with(
     let Ok(argon2) = Argon2::new_with_secret(pepper, algorithm, version, params.clone()) else {
         return false;
     };
+    let Some(blocks) = memory.blocks(&params) else {
+        return false;
+    };
     let mut output = vec![0u8; expected.len()];
     argon2
         .hash_password_into_with_memory(
             password.expose_secret().as_bytes(),
             salt.as_ref(),
             &mut output,
-            memory.blocks(&params),
+            blocks,
         )
         .is_ok()
         // `Output`'s equality is constant-time.
