@@ -146,8 +146,7 @@ class Bench:
         # Queue and write figures depend on it; CI machines often run Postgres without it.
         results["machine"]["postgres_autovacuum"] = self.psql(self.admin_url, "SHOW autovacuum")
         step(f"fresh database {database_name(self.db_url)}")
-        self.psql(self.admin_url, f'DROP DATABASE IF EXISTS "{database_name(self.db_url)}" WITH (FORCE)')
-        self.psql(self.admin_url, f'CREATE DATABASE "{database_name(self.db_url)}"')
+        self.fresh_database(self.db_url)
         run([str(self.service_bin), "migrate"], env=self.service_env(), quiet=True)
 
         self.hello_port = free_port()
@@ -170,10 +169,10 @@ class Bench:
         # The paging study needs its own large account; a partial run without it skips it.
         self.seed("pager@example.com", p["pages"] if paging else 100)
         auth = ["-H", f"Authorization: Bearer {token}"]
-        page = self.get_json("/tasks?limit=1", token)
+        page = request(self.base + "/tasks?limit=1", token)
         task_url = f"{self.base}/tasks/{page['items'][0]['id']}"
         depth = p["pages"] // 2 if paging else 50
-        deep = self.get_json(f"/tasks?limit=20&offset={depth}", pager)
+        deep = request(f"{self.base}/tasks?limit=20&offset={depth}", pager)
         deep_cursor = urllib.parse.quote(deep["next_cursor"], safe="")
         pager_auth = ["-H", f"Authorization: Bearer {pager}"]
         new_task = ["-m", "POST", "-H", "Content-Type: application/json",
@@ -339,14 +338,12 @@ class Bench:
         figures["rss_soak_growth_mib"] = round(max(half) - half[0], 1)
 
     def webhooks(self, token, create, clients, seconds):
-        endpoint = self.post_json("/webhooks", token, {
+        endpoint = request(self.base + "/webhooks", token, {
             "url": f"http://127.0.0.1:{self.hello_port}/hook", "event_types": ["task.created"]})
         figures = {}
         # Earlier phases leave jobs behind (every task write queues a task_event); measured
         # behind them, a delivery's latency would be the backlog's, not the pipeline's.
-        self.wait_until(lambda: self.psql(self.db_url, "SELECT count(*) FROM jobs WHERE "
-                                          "status IN ('queued', 'running')") == "0",
-                        "jobs left by earlier phases")
+        self.wait_until(lambda: self.busy_jobs() == 0, "jobs left by earlier phases")
         # Latency at a steady rate the worker keeps up with, then throughput from a backlog.
         rate = self.p["webhook_rate"]
         self.load(create, 4, seconds, extra=["-q", str(rate)])
@@ -371,9 +368,7 @@ class Bench:
     def deliveries(self, endpoint_id, load):
         # Done when no delivery is pending and no job is left that could still create one
         # (a task_event fans out into deliveries when it runs).
-        self.wait_until(lambda: self.psql(self.db_url, """
-            SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending')
-                 + (SELECT count(*) FROM jobs WHERE status IN ('queued', 'running'))""") == "0",
+        self.wait_until(lambda: self.busy_jobs() == 0 and self.pending_deliveries() == 0,
                         "pending deliveries (counted as not delivered)")
         row = self.psql(self.db_url, f"""
             SELECT count(*) FILTER (WHERE status = 'delivered'),
@@ -397,15 +392,13 @@ class Bench:
         if shutil.which("pgbench") is None:
             warn("pgbench not found (Debian: postgresql, or postgresql-contrib): no ceiling")
             return None
-        name = database_name(self.pgbench_url)
-        self.psql(self.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self.psql(self.admin_url, f'CREATE DATABASE "{name}"')
+        self.fresh_database(self.pgbench_url)
         run(["pgbench", "-i", "-q", "-s", "10", self.pgbench_url], quiet=True)
         output = subprocess.run(
             ["pgbench", "-S", "-M", "prepared", "-n", "-c", str(clients),
              "-j", str(min(clients, os.cpu_count() or 1)), "-T", str(seconds), self.pgbench_url],
             capture_output=True, text=True, check=True).stdout
-        self.psql(self.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.drop_database(self.pgbench_url)
         return round(float(re.search(r"tps = ([\d.]+)", output).group(1)), 1)
 
     # --- plumbing -----------------------------------------------------------------------
@@ -447,9 +440,7 @@ class Bench:
                 except subprocess.TimeoutExpired:
                     process.kill()
         if hasattr(self, "server"):
-            self.psql(self.admin_url,
-                      f'DROP DATABASE IF EXISTS "{database_name(self.db_url)}" WITH (FORCE)',
-                      check=False)
+            self.drop_database(self.db_url, check=False)
 
     def account(self, email):
         request(self.base + "/auth/register", None, {
@@ -462,11 +453,22 @@ class Bench:
         run([str(self.service_bin), "seed-tasks", email, str(count)],
             env={**self.service_env(), "LOG_LEVEL": "error"})
 
-    def get_json(self, path, token):
-        return request(self.base + path, token)
+    def fresh_database(self, url):
+        self.drop_database(url)
+        self.psql(self.admin_url, f'CREATE DATABASE "{database_name(url)}"')
 
-    def post_json(self, path, token, body):
-        return request(self.base + path, token, body)
+    def drop_database(self, url, check=True):
+        self.psql(self.admin_url, f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)',
+                  check=check)
+
+    def pending_deliveries(self):
+        return int(self.psql(self.db_url, "SELECT count(*) FROM webhook_deliveries "
+                             "WHERE status = 'pending'"))
+
+    def busy_jobs(self):
+        """Jobs queued or running: the worker's backlog."""
+        return int(self.psql(self.db_url, "SELECT count(*) FROM jobs "
+                             "WHERE status IN ('queued', 'running')"))
 
     def psql(self, url, sql, check=True):
         result = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
