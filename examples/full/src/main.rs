@@ -111,10 +111,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.http.addr)
         .await
         .with_context(|| format!("could not listen on {} (APP_ADDR)", config.http.addr))?;
-    tracing::info!(addr = %listener.local_addr()?, "listening");
     // One signal stops both: the server stops accepting and the worker stops claiming, and
-    // each drains what it has in hand.
+    // each drains what it has in hand. Installed before "listening": from then on a SIGTERM
+    // is a graceful stop.
     let shutdown = server::shutdown_signal().shared();
+    tracing::info!(addr = %listener.local_addr()?, "listening");
     let runner = state.job_runner(mail::from_config(&config.mail)?);
     let worker = state
         .jobs
