@@ -4,6 +4,8 @@ Usage:
   python3 scripts/check_days.py refs DOCS_SRC SERVICE_DIR   every file and item a day names exists
   python3 scripts/check_days.py command DAY_FILE            print the day's check command
   python3 scripts/check_days.py tests DOC SERVICE_DIR        every test a page names exists
+  python3 scripts/check_days.py course DOCS_SRC              the course as data, for the service's
+                                                            `just progress` and `just gate`
 
 A day chapter's "## Where in the code" section lists bullets such as
     - `src/config.rs`: `Config::from_env`, `Reader::parse`
@@ -13,6 +15,7 @@ module-level constant; a justfile recipe; or the
 literal text of an `impl ... for ...`). Files outside the service
 (the kit's own, e.g. `hooks/pre.rhai`) are looked up in the kit instead.
 """
+import json
 import pathlib
 import re
 import sys
@@ -78,12 +81,16 @@ def refs(docs_src, service):
     return 1 if problems else 0
 
 
-def command(day_file):
+def _command(day_file):
     check = section(pathlib.Path(day_file).read_text(), "Check")
     block = re.search(r"```sh\n(.*?)```", check or "", re.S)
     if not block:
         sys.exit(f"{day_file}: no ```sh block under '## Check'")
-    print(block.group(1).strip())
+    return block.group(1).strip()
+
+
+def command(day_file):
+    print(_command(day_file))
     return 0
 
 
@@ -108,7 +115,41 @@ def tests(doc, service):
     return 1 if problems or checked == 0 else 0
 
 
+def course(docs_src):
+    """The parts of the book a rendered service acts on, as JSON (template/docs/course.json):
+    each day's title, block, variants and check command (`just progress`), each block's name
+    and days (`just gate`), and the security checklist's tests per point (`just gate 3`).
+    `scripts/kit.sh sync` writes it and `check-sync` fails when it is stale."""
+    src = pathlib.Path(docs_src)
+    blocks = []
+    for number, name, first, last in re.findall(
+            r"^# Block (\d+): (.+?) \(days (\d+)\D+(\d+)\)$", (src / "SUMMARY.md").read_text(), re.M):
+        blocks.append({"block": int(number), "name": name, "days": [int(first), int(last)]})
+    days = []
+    for day in sorted(src.glob("day-*.md")):
+        text = day.read_text()
+        number, title = re.match(r"# Day (\d+) \W (.+)", text).groups()
+        variants = re.search(r"<!-- variants: ([\w ]+) -->", text)
+        block = next(b["block"] for b in blocks if b["days"][0] <= int(number) <= b["days"][1])
+        days.append({"day": int(number), "title": title, "block": block,
+                     "variants": variants.group(1).split() if variants else None,
+                     "check": _command(day)})
+    security = []
+    for row in re.findall(r"^\| (\d+) \| (.+?) \| (.+?) \|$", (src / "security.md").read_text(), re.M):
+        number, prop, enforced = row
+        tests = [f"{f}::{fn}" for f, fn in re.findall(r"`(\w+)::(\w+)`", enforced)]
+        tests += [f"{f}: {fn}" for f, fn in re.findall(r"`(src/[\w/]+\.rs): (\w+)`", enforced)]
+        title = re.match(r"\*\*(.+?)\*\*", prop)
+        security.append({"point": int(number), "property": (title.group(1) if title else prop).rstrip(".:"),
+                         "webhooks_only": "webhooks variants" in prop, "tests": tests})
+    print(json.dumps({"generated_from": "the kit's docs/src (scripts/check_days.py course)",
+                      "blocks": blocks, "days": days, "security": security}, indent=2))
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "course":
+        sys.exit(course(sys.argv[2]))
     if sys.argv[1] == "refs":
         sys.exit(refs(sys.argv[2], sys.argv[3]))
     if sys.argv[1] == "tests":

@@ -25,8 +25,11 @@
 #   scripts/kit.sh docs-offline        load /docs of a rendered service in headless Chromium and
 #                                      fail on any request to another host
 #   scripts/kit.sh docs                build the mdBook
-#   scripts/kit.sh check-days          every file/function a day names exists, and every day's
-#                                      check command passes on a fresh render (full variant)
+#   scripts/kit.sh check-days          every file/function a day names exists; on a fresh full
+#                                      render `just gate exit` passes (every gate, every day's
+#                                      check command), each gate fails clearly when its subject
+#                                      is broken, and `just ritual` records a run and a log entry
+#   scripts/kit.sh service-tools       kit-update round trips and deploy dry/stubbed runs
 #
 # Tests use DATABASE_URL / REDIS_URL when set; when unset and a server answers on the
 # default local port, that server is used; otherwise the rendered tests start containers.
@@ -149,8 +152,13 @@ fresh_renders() {
   done
 }
 
+# The book's day checks and security tests as data for the service's `just progress` and
+# `just gate` (template/docs/course.json, copied without Liquid).
+course_json() { python3 "$ROOT/scripts/check_days.py" course "$ROOT/docs/src"; }
+
 cmd_sync() {
   ensure_cargo_generate
+  course_json >"$ROOT/template/docs/course.json"
   fresh_renders
   for v in "${VARIANTS[@]}"; do
     # Keep the versions already pinned; resolve only what is new.
@@ -176,7 +184,11 @@ cmd_check_sync() {
       failed=1
     fi
   done
-  [ "$failed" = 0 ] || die "examples/ is out of date"
+  if ! course_json | diff -q - "$ROOT/template/docs/course.json" >/dev/null; then
+    echo "template/docs/course.json is stale (the book's day checks changed)"
+    failed=1
+  fi
+  [ "$failed" = 0 ] || die "examples/ is out of date: run scripts/kit.sh sync and commit"
   echo "examples/ matches fresh renders of all ${#VARIANTS[@]} variants"
   check_answers
 }
@@ -511,7 +523,7 @@ cmd_check_days() {
   ensure_nextest
   ensure_just
   use_local_services
-  local v day cmd dir="$WORK/days"
+  local v dir="$WORK/days"
   say "course references against every variant"
   for v in "${VARIANTS[@]}"; do
     python3 "$ROOT/scripts/check_days.py" refs "$ROOT/docs/src" "$ROOT/examples/$v"
@@ -520,12 +532,74 @@ cmd_check_days() {
   rm -rf "$dir"
   render full "$dir"
   cp "$ROOT/examples/full/Cargo.lock" "$dir/Cargo.lock"
-  for day in "$ROOT"/docs/src/day-*.md; do
-    cmd=$(python3 "$ROOT/scripts/check_days.py" command "$day")
-    say "$(basename "$day" .md): $cmd"
-    (cd "$dir" && bash -ec "$cmd") || die "the check command of $(basename "$day") fails on a fresh render"
-  done
+  # Offline machines audit against the local RustSec copy (gate 3).
+  [ -d "$ADVISORY_DB" ] && export ADVISORY_DB
+  # The exit gate runs every check of gates 1-5 and then every day's check command in order
+  # (`just progress`, from docs/course.json): the course's promises, on a fresh render.
+  say "just gate exit on a fresh render (every gate, then every day's check command)"
+  (cd "$dir" && just gate exit) || die "just gate exit fails on a fresh render (logs: $dir/../../variants/course/)"
+  check_gates_fail "$dir"
+  check_ritual "$dir"
   rm -rf "$dir"
+}
+
+# `just ritual --smoke`: one more run in the history, labelled with today's date, and a dated
+# ten-line entry in docs/decision-log.md.
+check_ritual() {
+  local dir=$1 today runs entry
+  today=$(date -u +%Y-%m-%d)
+  runs=$(wc -l <"$dir/docs/benchmarks/history.jsonl")
+  say "just ritual --smoke"
+  (cd "$dir" && just ritual --smoke) || die "just ritual fails on a fresh render"
+  [ "$(wc -l <"$dir/docs/benchmarks/history.jsonl")" = $((runs + 1)) ] ||
+    die "just ritual did not add one run to docs/benchmarks/history.jsonl"
+  tail -1 "$dir/docs/benchmarks/history.jsonl" | grep -q "\"label\":\"ritual $today\"" ||
+    die "the ritual's run is not labelled 'ritual $today'"
+  entry=$(sed -n "/^## $today/,\$p" "$dir/docs/decision-log.md")
+  if [ "$(grep -c . <<<"$entry")" != 10 ] || ! grep -q "^- Figures: .*p50/p95/p99" <<<"$entry"; then
+    die "docs/decision-log.md has no dated ten-line entry with the figures:
+$entry"
+  fi
+  echo "just ritual: run 'ritual $today' recorded, decision-log entry of 10 lines added"
+}
+
+# Each gate, with its subject broken on purpose, must say FAIL on that line with a clear reason
+# and exit 1. Files are restored with their timestamps (cp -p), so nothing is rebuilt.
+check_gates_fail() {
+  local dir=$1 gate check file edit expect out status
+  while IFS='|' read -r gate check file edit expect; do
+    cp -p "$dir/$file" "$dir/$file.kept"
+    (cd "$dir" && bash -ec "$edit")
+    status=0
+    out=$(cd "$dir" && just gate "$gate" --only "$check" 2>&1) || status=$?
+    mv "$dir/$file.kept" "$dir/$file"
+    if [ "$status" != 1 ] || ! grep -Eq "FAIL  $check .*($expect)" <<<"$out"; then
+      printf '%s\n' "$out"
+      die "gate $gate did not fail clearly on '$check' (exit $status, expected: $expect)"
+    fi
+    echo "gate $gate with $check broken: $(grep "FAIL  $check" <<<"$out" | head -1 | cut -c1-150)"
+  done <<'CASES'
+1|baseline|docs/benchmarks/history.jsonl|: > docs/benchmarks/history.jsonl|no benchmark run recorded
+2|migrations|migrations/0002_users.down.sql|: > migrations/0002_users.down.sql|table\(s\) left|migrate revert.* exited
+3|security-checklist|tests/auth.rs|sed -i 's/fn every_kind_of_bad_access_token_is_401/fn renamed/' tests/auth.rs|has no test every_kind_of_bad_access_token_is_401
+4|dockerfile|Dockerfile|echo 'RUN apt-get install -y curl' >> Dockerfile|hadolint .* exited
+5|openapi|openapi.json|sed -i '0,/"title": "/s//"title": "renamed /' openapi.json|nextest run .* exited
+exit|operations-docs|docs/runbook.md|sed -i 's/^## Rollback$/## Undo/' docs/runbook.md|lacks '## Rollback'
+CASES
+}
+
+# The service's tools that reach past this machine, tested without a cloud or a published
+# kit: `just kit-update` round trips between two versions of a temporary clone of this kit
+# (user edits kept, kit changes merged, conflicts reported), and `just deploy` for every
+# target (dry runs, refusals, and real runs against stub CLIs and a stub /readyz).
+cmd_service_tools() {
+  ensure_cargo_generate
+  python3 -c "import yaml" 2>/dev/null ||
+    PIP_ROOT_USER_ACTION=ignore pip install --quiet "pyyaml==6.0.2"
+  say "kit-update round trip (scripts/test_kit_update.py)"
+  python3 "$ROOT/scripts/test_kit_update.py" "$ROOT"
+  say "deploy: dry runs and stubbed runs (scripts/test_deploy.py)"
+  python3 "$ROOT/scripts/test_deploy.py"
 }
 
 cmd_docs() {
@@ -573,5 +647,6 @@ case "${1:-}" in
   docs) cmd_docs ;;
   docs-offline) cmd_docs_offline ;;
   check-days) cmd_check_days ;;
+  service-tools) cmd_service_tools ;;
   *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac

@@ -64,6 +64,9 @@ def main():
     parser.add_argument("--soak", type=int, help="seconds of the mixed soak run")
     parser.add_argument("--only", help="comma-separated scenario names to run (no recording)")
     parser.add_argument("--label", default="", help="a note kept with the run in the history")
+    parser.add_argument("--record", action="store_true",
+                        help="record this run in the history even if it is short or partial "
+                             "(`just ritual` does; the run's profile and settings are kept)")
     args = parser.parse_args()
 
     profile = dict(PROFILES["smoke" if args.smoke else "full"])
@@ -71,7 +74,8 @@ def main():
         profile["duration"] = args.duration
     if args.soak is not None:
         profile["soak"] = args.soak
-    record = not args.smoke and not args.only and args.duration is None and args.soak is None
+    record = args.record or (not args.smoke and not args.only and args.duration is None
+                             and args.soak is None)
     only = set(args.only.split(",")) if args.only else None
 
     load_dotenv()

