@@ -585,6 +585,7 @@ check_gates_fail() {
 4|dockerfile|Dockerfile|echo 'RUN apt-get install -y curl' >> Dockerfile|hadolint .* exited
 5|openapi|openapi.json|sed -i '0,/"title": "/s//"title": "renamed /' openapi.json|nextest run .* exited
 exit|operations-docs|docs/runbook.md|sed -i 's/^## Rollback$/## Undo/' docs/runbook.md|lacks '## Rollback'
+exit|course-complete|docs/course.json|sed -i 's/"check": "cargo nextest run --test config"/"check": "exit 3"/' docs/course.json|Day 2 / 40: day 3's check fails
 CASES
 }
 

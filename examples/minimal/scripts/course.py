@@ -83,9 +83,9 @@ class Course:
                                     timeout=timeout, shell=isinstance(command, str))
         text = log.read_text(errors="replace")
         if result.returncode != 0:
-            tail = "\n".join("      " + line for line in text.strip().splitlines()[-12:])
+            tail = "".join("\n      " + line for line in text.strip().splitlines()[-12:])
             raise Failed(f"`{shown(command)}` exited {result.returncode} "
-                         f"(log: {bench.rel(log)})\n{tail}")
+                         f"(log: {bench.rel(log)}){tail}")
         return text
 
     def nextest(self, name, *args):
