@@ -141,7 +141,8 @@ def course(docs_src):
         tests += [f"{f}: {fn}" for f, fn in re.findall(r"`(src/[\w/]+\.rs): (\w+)`", enforced)]
         title = re.match(r"\*\*(.+?)\*\*", prop)
         security.append({"point": int(number), "property": (title.group(1) if title else prop).rstrip(".:"),
-                         "webhooks_only": "webhooks variants" in prop, "tests": tests})
+                         "webhooks_only": "webhooks variants" in prop,
+                         "audit": "cargo audit" in enforced, "tests": tests})
     print(json.dumps({"generated_from": "the kit's docs/src (scripts/check_days.py course)",
                       "blocks": blocks, "days": days, "security": security}, indent=2))
     return 0

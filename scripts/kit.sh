@@ -158,7 +158,7 @@ course_json() { python3 "$ROOT/scripts/check_days.py" course "$ROOT/docs/src"; }
 
 cmd_sync() {
   ensure_cargo_generate
-  course_json >"$ROOT/template/docs/course.json"
+  course_json >"$WORK/course.json" && mv "$WORK/course.json" "$ROOT/template/docs/course.json"
   fresh_renders
   for v in "${VARIANTS[@]}"; do
     # Keep the versions already pinned; resolve only what is new.
@@ -537,9 +537,20 @@ cmd_check_days() {
   # The exit gate runs every check of gates 1-5 and then every day's check command in order
   # (`just progress`, from docs/course.json): the course's promises, on a fresh render.
   say "just gate exit on a fresh render (every gate, then every day's check command)"
-  (cd "$dir" && just gate exit) || die "just gate exit fails on a fresh render (logs: $dir/../../variants/course/)"
+  (cd "$dir" && just gate exit) || die "just gate exit fails on a fresh render (logs: $CARGO_TARGET_DIR/course/)"
   check_gates_fail "$dir"
   check_ritual "$dir"
+  rm -rf "$dir"
+  # The variant paths: no webhooks (webhook-retries n/a, security point 13 skipped).
+  dir="$WORK/days-minimal"
+  rm -rf "$dir"
+  render minimal "$dir"
+  cp "$ROOT/examples/minimal/Cargo.lock" "$dir/Cargo.lock"
+  say "the minimal variant: just gate 3 --only security-checklist, just gate 5"
+  (cd "$dir" && just gate 3 --only security-checklist && just gate 5 | tee "$WORK/gate5-minimal.log") ||
+    die "the gates fail on a fresh minimal render (logs: $CARGO_TARGET_DIR/course/)"
+  grep -q "n/a   webhook-retries" "$WORK/gate5-minimal.log" ||
+    die "gate 5 on the minimal variant does not mark webhook-retries n/a"
   rm -rf "$dir"
 }
 
@@ -564,7 +575,9 @@ $entry"
 }
 
 # Each gate, with its subject broken on purpose, must say FAIL on that line with a clear reason
-# and exit 1. Files are restored with their timestamps (cp -p), so nothing is rebuilt.
+# and exit 1. Files are restored with their timestamps (cp -p): no case compiles the broken
+# file (the checks that fail read it, or run a test binary that reads it at run time), so
+# nothing is rebuilt, and nothing stale is left behind.
 check_gates_fail() {
   local dir=$1 gate check file edit expect out status
   while IFS='|' read -r gate check file edit expect; do

@@ -26,7 +26,7 @@ type Case = (fn() -> AppError, u16, &'static str);
 
 #[tokio::test]
 async fn each_app_error_maps_to_its_status_and_code() {
-    let cases: [Case; 8] = [
+    let cases: [Case; 10] = [
         (
             || AppError::BadRequest("bad cursor".into()),
             400,
@@ -54,11 +54,24 @@ async fn each_app_error_maps_to_its_status_and_code() {
             "validation_failed",
         ),
         (
+            || AppError::Unprocessable("the task is already done".into()),
+            422,
+            "validation_failed",
+        ),
+        (
             || AppError::TooManyRequests {
                 retry_after: Duration::from_millis(1500),
             },
             429,
             "rate_limited",
+        ),
+        (
+            || AppError::Unavailable {
+                detail: "the database is busy".into(),
+                retry_after: Some(Duration::from_secs(1)),
+            },
+            503,
+            "unavailable",
         ),
         (
             || AppError::Internal(anyhow::anyhow!("password=hunter2 in a secret cause")),
@@ -74,12 +87,20 @@ async fn each_app_error_maps_to_its_status_and_code() {
         assert_eq!(body["code"], code);
         match status {
             401 => assert_eq!(headers["www-authenticate"], "Bearer"),
-            422 => assert_eq!(
+            422 if body["detail"] == "one or more fields are invalid" => assert_eq!(
                 body["errors"],
                 serde_json::json!([{"field": "title", "message": "must not be empty"}])
             ),
+            422 => {
+                assert_eq!(body["detail"], "the task is already done");
+                assert!(body.get("errors").is_none(), "{body}");
+            }
             // 1.5 s rounds up: a client must never retry too early.
             429 => assert_eq!(headers["retry-after"], "2"),
+            503 => {
+                assert_eq!(headers["retry-after"], "1");
+                assert_eq!(body["detail"], "the database is busy");
+            }
             500 => {
                 assert!(body.get("detail").is_none(), "{body}");
                 assert!(!body.to_string().contains("hunter2"), "a 500 leaks nothing");

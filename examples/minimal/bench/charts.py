@@ -99,7 +99,9 @@ def history_chart(pygal, runs, out):
     chart = pygal.Line(style=style(pygal), legend_at_bottom=True, dots_size=4,
                        truncate_label=40, truncate_legend=40,
                        title="p99 latency over time, ms", x_label_rotation=30)
+    # A short run recorded on purpose (`--record`, e.g. `just ritual --smoke`) says so.
     chart.x_labels = [run["date"][:10] + (f" {run['label']}" if run.get("label") else "")
+                      + (f" ({run['profile']})" if run.get("profile", "full") != "full" else "")
                       for run in runs]
     for name in FOLLOWED:
         chart.add(LABELS[name], [run["scenarios"].get(name, {}).get("p99_ms") for run in runs])
