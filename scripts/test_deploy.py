@@ -9,13 +9,16 @@ verbatim by cargo-generate, so identical), and committed in a fresh git reposito
 
 - dry runs of every target: exit 0; every command numbered, phases in order (previous state,
   secrets, build, push, release, deploy, readiness, then the rollback under "on failed
-  readiness"); the image tag is the commit; no secret value in the output;
+  readiness"); the image tag is the commit; no secret value in the output, the secrets shown
+  as *** in the here-document of what goes on stdin;
 - refusals (exit 2, one clear line): each missing secret, an invalid or development value, a
-  dirty tree, an unknown target, a tagged DEPLOY_IMAGE, an unpushed commit (Render), no PyYAML;
-  the redis variant needs REDIS_URL and minimal does not;
+  value that does not fit the target's NAME=VALUE lines, a dirty tree, an unknown target, a
+  tagged DEPLOY_IMAGE, an unpushed commit (Render), no PyYAML, Python without tomllib; the
+  redis variant needs REDIS_URL and minimal does not;
 - real runs against fake CLIs first on PATH (they record their argv and stdin) and a local
-  /readyz: the recorded calls equal the dry run's commands; a 503 (Kubernetes: a failed
-  rollout) runs the rollback commands and exits 1; the first failing step stops the run.
+  /readyz: the recorded calls equal the dry run's commands; no secret value is on any command
+  line, and the secrets reach the fakes on stdin; a 503 (Kubernetes: a failed rollout) runs
+  the rollback commands and exits 1; the first failing step stops the run.
 
 Needs Python 3.11+ and PyYAML; exits non-zero on any failure.
 """
@@ -52,6 +55,7 @@ NEEDS = {
     "digitalocean": ["JWT_SECRET", "PASSWORD_PEPPERS"],
 }
 STEP = re.compile(r"^\s*(\d+)\. \[(\w+)\]\s+(.*)$")
+HEREDOC = "EOF"  # deploy.py prints a command's stdin as <<'EOF' ... EOF
 NOTE = re.compile(r"^\s+\[(\w+)\]\s+-- ")
 
 
@@ -128,8 +132,8 @@ def parse(stdout):
             steps.append({"number": None, "phase": "heading", "line": line, "heredoc": None})
         elif m := STEP.match(line):
             heredoc = None
-            if "<<'SPEC'" in line:
-                end = lines.index("SPEC", i)
+            if f"<<'{HEREDOC}'" in line:
+                end = lines.index(HEREDOC, i)
                 heredoc, i = "\n".join(lines[i + 1:end]), end
             steps.append({"number": int(m[1]), "phase": m[2], "line": m[3], "heredoc": heredoc})
         elif m := NOTE.match(line):
@@ -258,15 +262,6 @@ def scenario(target, url):
     return rules, {"PREVIOUS_REVISION": "3"}, {"DEPLOY_IMAGE": "ghcr.io/acme/task-svc"}
 
 
-def masked(argv):
-    out = []
-    for word in argv:
-        for value in SECRETS.values():
-            word = word.replace(value, "***")
-        out.append(word)
-    return out
-
-
 def real_run(svc, work, target, failure, name):
     """A real run against the fakes: (result, recorded calls, expected calls with and without
     the rollback). FAILURE: None, "readiness", or a rule making one command fail."""
@@ -290,6 +285,11 @@ def real_run(svc, work, target, failure, name):
         check(dry.returncode == 0, f"{name}: the dry run with fakes exits 0", dry.stderr)
         result = run(svc, target, env=env, path=stubs)
         calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        # ps and /proc/*/cmdline show every argument to every user: secrets go on stdin only.
+        on_argv = sorted({k for c in calls for k, v in SECRETS.items()
+                          if any(v in word for word in c["argv"])})
+        check(not on_argv, f"{name}: no secret value on any command line ({on_argv})",
+              "\n".join(shlex.join(c["argv"]) for c in calls))
         steps = parse(dry.stdout)
         return (result, calls, expected_calls(steps, values, STUBS, False),
                 expected_calls(steps, values, STUBS, True))
@@ -342,15 +342,27 @@ def test_dry_runs(svc, variant):
 
 
 def check_secret_sets(name, target, variant, by_phase):
-    """fly and kubernetes get exactly the variant's secrets; REDIS_URL only in redis variants
-    (the environment has it in every run)."""
+    """fly and kubernetes get exactly the variant's secrets, as NAME=*** lines on stdin;
+    REDIS_URL only in redis variants (the environment has it in every run). Render's calls
+    carry the key and the value in curl's config on stdin."""
+    if target == "render":
+        for step in by_phase["secrets"]:
+            check(" -K - " in step["line"] and step["heredoc"] ==
+                  'header = "Authorization: Bearer ***"\ndata = "{\\"value\\":\\"***\\"}"',
+                  f"{name}: the API key and the value go in curl's config on stdin",
+                  f"{step['line']}\n{step['heredoc']}")
     if target not in ("fly", "kubernetes"):
         return
-    line = by_phase["secrets"][0]["line"]
-    names = set(re.findall(r"(\w+)=\*\*\*", line)) - {"from-literal"}
+    step = by_phase["secrets"][0]
+    command = {"fly": "fly secrets import --stage --app task-svc <<'EOF'",
+               "kubernetes": "--from-env-file=/dev/stdin --dry-run=client -o yaml <<'EOF' |"}
+    check(command[target] in step["line"] and "***" not in step["line"],
+          f"{name}: the secrets are read from stdin", step["line"])
+    names = re.findall(r"^(\w+)=\*\*\*$", step["heredoc"] or "", re.M)
     want = {"DATABASE_URL", "JWT_SECRET", "PASSWORD_PEPPERS"} | (
         {"REDIS_URL"} if variant == "full" else set())
-    check(names == want, f"{name}: sets exactly {sorted(want)}, got {sorted(names)}")
+    check(len(names) == len(step["heredoc"].splitlines()) and set(names) == want,
+          f"{name}: sets exactly {sorted(want)}, got {names}")
 
 
 def test_refusals(svc, variant):
@@ -396,6 +408,20 @@ def test_refusals_once(svc):
     r = run(svc, "fly", "--dry-run", env={"PASSWORD_PEPPERS": "pepper-without-an-id-1234"})
     check(r.returncode == 2 and "PASSWORD_PEPPERS entry 1" in r.stderr,
           "malformed PASSWORD_PEPPERS are refused", r.stderr)
+    # Values the platform's NAME=VALUE lines cannot carry unchanged: refused by that target only.
+    jwt = SECRETS["JWT_SECRET"]
+    for target, value, says in (
+            ("kubernetes", f"{jwt[:20]}\n{jwt[20:]}", "JWT_SECRET must be one line"),
+            ("fly", f"{jwt[:20]}\n{jwt[20:]}", "JWT_SECRET must be one line"),
+            ("fly", f'"{jwt}"', "JWT_SECRET must not start with a quote"),
+            ("fly", f"{jwt[:20]} #{jwt[20:]}", "JWT_SECRET must not contain a space before #")):
+        r = run(svc, target, "--dry-run", env={"JWT_SECRET": value})
+        check(r.returncode == 2 and says in r.stderr and jwt[12:24] not in r.stdout + r.stderr,
+              f"{target}: a JWT_SECRET its stdin lines cannot carry is refused ({says})",
+              r.stdout + r.stderr)
+    for target, value in (("kubernetes", f'"{jwt}"'), ("digitalocean", f"{jwt[:20]}\n{jwt[20:]}")):
+        r = run(svc, target, "--dry-run", env={"JWT_SECRET": value})
+        check(r.returncode == 0, f"{target} takes a JWT_SECRET that fly refuses", r.stderr)
     r = run(svc, "fly", "--dry-run", env={"DEPLOY_IMAGE": "ghcr.io/acme/task-svc:v1"})
     check(r.returncode == 2 and "without a tag" in r.stderr, "a tagged DEPLOY_IMAGE is refused")
     # A dirty tree: an untracked file, then a changed one.
@@ -425,6 +451,16 @@ def test_refusals_once(svc):
               "without PyYAML: a clear error telling how to install it", r.stderr)
         r = run(svc, "fly", "--dry-run", pythonpath=no_yaml)
         check(r.returncode == 0, "fly needs no PyYAML", r.stderr)
+    # Python 3.10 has no tomllib: one clear line, exit 2, for a deploy and for validate.
+    with tempfile.TemporaryDirectory() as old_python:
+        pathlib.Path(old_python, "tomllib.py").write_text(
+            "raise ModuleNotFoundError(\"No module named 'tomllib'\")\n")
+        for args in (("fly", "--dry-run"), ("validate",)):
+            r = run(svc, *args, pythonpath=old_python)
+            check(r.returncode == 2 and "needs Python 3.11+" in r.stderr
+                  and len(r.stderr.splitlines()) == 1 and not r.stdout,
+                  f"without tomllib, {' '.join(args)} says it needs Python 3.11+",
+                  r.stdout + r.stderr)
 
 
 def test_not_a_repository(source, work):
@@ -442,17 +478,21 @@ def test_real_runs(svc, work, variant):
         name = f"{variant}/{target}"
         label = name.replace("/", "-")
         result, calls, expected, _ = real_run(svc, work, target, None, f"{label}-ok")
-        recorded = [masked(c["argv"]) for c in calls]
+        recorded = [c["argv"] for c in calls]
         check(result.returncode == 0 and "deployed and ready" in result.stdout,
               f"{name}: a real run against fakes exits 0", result.stdout + result.stderr)
         check(recorded == expected, f"{name}: the calls made equal the dry run's commands",
               "\n".join(["recorded:", *map(shlex.join, recorded), "expected:",
                          *map(shlex.join, expected)]))
         check(not leaks(result), f"{name}: the real run prints no secret value ({leaks(result)})")
-        check_stdin(name, target, svc, calls)
+        check_stdin(name, target, variant, svc, calls)
 
         result, calls, _, with_rollback = real_run(svc, work, target, "readiness", f"{label}-503")
-        recorded = [masked(c["argv"]) for c in calls]
+        recorded = [c["argv"] for c in calls]
+        if target == "render":
+            fed = [c["stdin"] for c in calls if c["argv"][0] == "curl" and "POST" in c["argv"]]
+            check(fed == [f'header = "Authorization: Bearer {SECRETS["RENDER_API_KEY"]}"\n'],
+                  f"{name}: the rollback's curl reads the API key from stdin", repr(fed))
         check(result.returncode == 1 and "rolled back" in result.stderr,
               f"{name}: failed readiness rolls back and exits 1", result.stdout + result.stderr)
         check(recorded == with_rollback,
@@ -461,11 +501,25 @@ def test_real_runs(svc, work, variant):
                          *map(shlex.join, with_rollback)]))
 
 
-def check_stdin(name, target, svc, calls):
-    """What the fakes were fed: the new image and the real secrets, where the platform takes
-    them on stdin."""
+def check_stdin(name, target, variant, svc, calls):
+    """What the fakes were fed: the new image and the real secrets, on stdin."""
     tag = sh("git", "rev-parse", "--short=12", "HEAD", cwd=svc)
+    names = ["DATABASE_URL", "JWT_SECRET", "PASSWORD_PEPPERS"] + (
+        ["REDIS_URL"] if variant == "full" else [])
+    lines = "".join(f"{k}={SECRETS[k]}\n" for k in names)
+    if target == "fly":
+        fed = [c["stdin"] for c in calls if c["argv"][:3] == ["fly", "secrets", "import"]]
+        check(fed == [lines], f"{name}: fly secrets import reads NAME=VALUE lines", repr(fed))
+    if target == "render":
+        fed = [c["stdin"] for c in calls if c["argv"][0] == "curl"]
+        body = json.dumps({"value": SECRETS["PASSWORD_PEPPERS"]}, separators=(",", ":"))
+        body = body.replace('"', '\\"')  # a double-quoted string of curl's config
+        config = (f'header = "Authorization: Bearer {SECRETS["RENDER_API_KEY"]}"\n'
+                  f'data = "{body}"\n')
+        check(fed == [config], f"{name}: curl reads the key and the value from stdin", repr(fed))
     if target == "kubernetes":
+        fed = [c["stdin"] for c in calls if c["argv"][:3] == ["kubectl", "create", "secret"]]
+        check(fed == [lines], f"{name}: kubectl reads the Secret as an env file", repr(fed))
         applied = [c["stdin"] for c in calls if c["argv"][:3] == ["kubectl", "apply", "-f"]
                    and c["argv"][3:] == ["-"]]
         new = f"image: ghcr.io/acme/task-svc:{tag}"
@@ -481,7 +535,7 @@ def check_stdin(name, target, svc, calls):
 def test_failures(svc, work):
     result, calls, expected, _ = real_run(
         svc, work, "fly", {"argv": ["docker", "build"], "exit": 1}, "fly-build-fails")
-    recorded = [masked(c["argv"]) for c in calls]
+    recorded = [c["argv"] for c in calls]
     build = next(i for i, argv in enumerate(expected) if argv[:2] == ["docker", "build"])
     check(result.returncode == 1 and recorded == expected[:build + 1],
           "a failing build stops the run: nothing after it, no rollback",
@@ -489,7 +543,7 @@ def test_failures(svc, work):
     result, calls, expected, _ = real_run(
         svc, work, "digitalocean", {"argv": ["doctl", "apps", "update"], "exit": 1},
         "do-deploy-fails")
-    recorded = [masked(c["argv"]) for c in calls]
+    recorded = [c["argv"] for c in calls]
     update = next(i for i, argv in enumerate(expected) if argv[:3] == ["doctl", "apps", "update"])
     check(result.returncode == 1 and recorded == expected[:update + 1]
           and "previous release keeps serving" in result.stderr,
@@ -497,7 +551,7 @@ def test_failures(svc, work):
           result.stderr)
     result, calls, expected, with_rollback = real_run(
         svc, work, "fly", {"argv": ["fly", "deploy"], "nth": 1, "exit": 1}, "fly-deploy-fails")
-    recorded = [masked(c["argv"]) for c in calls]
+    recorded = [c["argv"] for c in calls]
     deploy = next(i for i, argv in enumerate(expected) if argv[:2] == ["fly", "deploy"])
     rollback = with_rollback[len(expected):]
     check(result.returncode == 1 and recorded == expected[:deploy + 1] + rollback,

@@ -8,7 +8,8 @@ files as they are now, committed or not) into a temporary git repository tagged 
 kit_version, renders the full variant from it and commits that as a user's service, then
 releases newer kit versions and updates the service with the service's own
 scripts/kit_update.py: user edits survive, kit changes arrive, conflicts, deleted and ignored
-files, a dirty tree and untagged revisions behave as documented. Needs git and cargo-generate
+files, a dirty tree and untagged revisions behave as documented, and a user's
+commit.gpgSign = true signs (and prompts for) nothing. Needs git and cargo-generate
 (installed pinned when missing, as scripts/kit.sh does). `just` is not needed. Exit 1 on the
 first failed check. --keep leaves the temporary directory behind.
 """
@@ -284,8 +285,19 @@ def round_trip(root, work):
     check(code != 0 and "scratch.txt" in out, "an untracked file is refused too", out)
     (svc / "scratch.txt").unlink()
 
-    print(f"update {v1} -> {v2}")
+    print(f"update {v1} -> {v2}, for a user who signs commits")
+    # The throwaway commits must never be signed: with commit.gpgSign on, a signing program
+    # that cannot sign (or would ask for a passphrase) must not be run at all.
+    fake_gpg = work / "fake-gpg"
+    signed = work / "fake-gpg-was-run"
+    write(fake_gpg, f"#!/bin/sh\necho called >> '{signed}'\nexit 1\n")
+    fake_gpg.chmod(0o755)
+    git(svc, "config", "commit.gpgSign", "true")
+    git(svc, "config", "gpg.program", str(fake_gpg))
     code, out = kit_tool(svc, "update", "--kit", str(kit), expect=0)
+    check(not signed.exists(), "update signs nothing, even with commit.gpgSign = true", out)
+    git(svc, "config", "--unset", "commit.gpgSign")
+    git(svc, "config", "--unset", "gpg.program")
     check("git commit" in out and "Review" in out, "update says to review, test and commit", out)
     check(f"## {v2}" in out, "update shows the CHANGELOG entry it brings", out)
     text = read(svc / HANDLER)

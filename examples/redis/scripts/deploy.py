@@ -19,6 +19,8 @@ does, in order:
 
 `--dry-run` prints every command instead, numbered and copy-pasteable, secret values shown as
 ***, without running anything (the validation, which only reads files and git, still runs).
+Secret values never go on a command line, where `ps` shows them to every user of the machine:
+each platform's command reads them on its stdin (the dry run prints that as a here-document).
 
 Environment: the secrets (SECRETS below); DEPLOY_IMAGE, the image repository without a tag
 (default per target); DEPLOY_URL, the public base URL probed at /readyz (default per target);
@@ -29,8 +31,10 @@ RENDER_SERVICE_ID for Render.
 Exit status: 0 deployed and ready; 1 a step failed, or readiness failed (after the rollback);
 2 bad usage, or validation failed before anything ran.
 
-Python's standard library only, plus PyYAML for the YAML manifests. cargo-generate copies this
-file verbatim: it reads the project name from Cargo.toml and the variant from .template.toml.
+Needs Python 3.11+ (tomllib reads Cargo.toml, .template.toml and deploy/fly.toml): an older
+Python gets that message and exit 2. Python's standard library only, plus PyYAML for the YAML
+manifests. cargo-generate copies this file verbatim: it reads the project name from Cargo.toml
+and the variant from .template.toml.
 """
 import argparse
 import copy
@@ -46,11 +50,15 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 import urllib.error
 import urllib.request
 from collections import Counter
 from typing import Callable
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: main() says what is needed
+    tomllib = None
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -60,6 +68,7 @@ ALIASES = {"fly.io": "fly", "flyio": "fly", "do": "digitalocean", "k8s": "kubern
            "kube": "kubernetes"}
 RENDER_API = "https://api.render.com/v1"
 PYYAML_HINT = "pip install pyyaml==6.0.2"
+HEREDOC = "EOF"  # ends the here-document that shows a command's stdin in the plan
 
 
 class Invalid(Exception):
@@ -93,6 +102,32 @@ def peppers(value):
             return (f"entry {index} is not `id=secret` with a positive id and a secret of at "
                     "least 16 bytes (value hidden)")
     return None
+
+
+def one_line(value):
+    """`kubectl create secret --from-env-file` reads NAME=VALUE lines: no newline fits."""
+    return "must be one line (value hidden)" if "\n" in value or "\r" in value else None
+
+
+def fly_import_line(value):
+    """`fly secrets import` reads NAME=VALUE lines too and, depending on flyctl's version,
+    drops quotes around a value, reads three double quotes as the start of a multi-line one,
+    cuts a trailing ` # comment` and stops at a line over 64 KiB: a value it would change is
+    refused, not quoted (no quoting means the same to every version)."""
+    if one_line(value):
+        return one_line(value)
+    if value[0] in "\"'":
+        return "must not start with a quote: `fly secrets import` strips it (value hidden)"
+    if re.search(r"\s#", value):
+        return ("must not contain a space before #: `fly secrets import` may read a comment "
+                "(value hidden)")
+    if len(value.encode()) > 60_000:
+        return "must be under 60 KB for `fly secrets import` (value hidden)"
+    return None
+
+
+# How each target reads the secrets it takes on stdin as NAME=VALUE lines.
+LINE_FORMATS = {"fly": fly_import_line, "kubernetes": one_line}
 
 
 def inbound_secrets(value):
@@ -196,9 +231,10 @@ def dotenv(path):
     return values
 
 
-def check_secrets(project, needed, optional, credentials):
+def check_secrets(project, needed, optional, credentials, line_format=None):
     """One line per missing or invalid secret. `just` loads .env into every recipe, so a value
-    equal to the one in .env or .env.example came from a file: refused."""
+    equal to the one in .env or .env.example came from a file: refused. `line_format` checks
+    the service's secrets fit the NAME=VALUE lines the target reads them from."""
     problems = []
     files = {".env": dotenv(ROOT / ".env"), ".env.example": dotenv(ROOT / ".env.example")}
     for spec in (*needed, *optional, *credentials):
@@ -215,6 +251,8 @@ def check_secrets(project, needed, optional, credentials):
                 break
         else:
             problem = spec.check(value)
+            if not problem and line_format and spec not in credentials:
+                problem = line_format(value)
             if problem:
                 problems.append(f"{spec.name} {problem}")
     return problems
@@ -429,13 +467,6 @@ def check_image_and_url(t):
 
 
 @dataclasses.dataclass(frozen=True)
-class Secret:
-    """An argument holding a secret: it runs with `value` and prints as `shown` (with ***)."""
-    value: str
-    shown: str
-
-
-@dataclasses.dataclass(frozen=True)
 class Ref:
     """A value an earlier step looks up (the previous release...): `$NAME` when printed."""
     name: str
@@ -447,7 +478,7 @@ class Ref:
 class Step:
     phase: str
     commands: list = dataclasses.field(default_factory=list)  # a pipeline of argv lists
-    stdin: str | None = None         # fed to the first command
+    stdin: str | None = None         # fed to the first command: the only place for secrets
     stdin_shown: str | None = None   # the same with secrets as ***, for printing
     lookup: Callable[[str], dict] | None = None  # parses stdout into named values
     comment: str = ""
@@ -469,8 +500,6 @@ def double_quoted(text):
 
 
 def shown(arg):
-    if isinstance(arg, Secret):
-        return shlex.quote(arg.shown)
     if isinstance(arg, Ref):
         name = "${%s}" % arg.name if re.match(r"\w", arg.after) else f"${arg.name}"
         return f'"{double_quoted(arg.before)}{name}{double_quoted(arg.after)}"'
@@ -478,16 +507,18 @@ def shown(arg):
 
 
 def real(arg, values):
-    if isinstance(arg, Secret):
-        return arg.value
     if isinstance(arg, Ref):
         return f"{arg.before}{values[arg.name]}{arg.after}"
     return arg
 
 
 def display(step):
-    line = " | ".join(" ".join(shown(a) for a in cmd) for cmd in step.commands)
-    return line + (" <<'SPEC'" if step.stdin_shown is not None else "")
+    """The pipeline as a shell line; stdin, when there is one, is a here-document of the first
+    command (its lines follow the step's line)."""
+    commands = [" ".join(shown(a) for a in cmd) for cmd in step.commands]
+    if step.stdin_shown is not None:
+        commands[0] += f" <<'{HEREDOC}'"
+    return " | ".join(commands)
 
 
 def refs(step):
@@ -495,9 +526,10 @@ def refs(step):
         [step.wait.name] if isinstance(step.wait, Ref) else [])
 
 
-def secret_args(pairs, template):
-    """`template` holds {k} and {v}: one argument per secret, shown with *** for the value."""
-    return [Secret(template.format(k=k, v=v), template.format(k=k, v="***")) for k, v in pairs]
+def env_lines(pairs):
+    """NAME=VALUE lines (LINE_FORMATS checked the values fit): (real, shown with ***)."""
+    return ("".join(f"{k}={v}\n" for k, v in pairs),
+            "".join(f"{k}=***\n" for k, _ in pairs))
 
 
 def readiness_step(url, opts):
@@ -546,12 +578,12 @@ def fly_previous_image(out):
 
 def plan_fly(project, t, secrets, opts):
     app, image, config = project.name, f"{t.image}:{project.tag}", t.manifest
+    lines, shown_lines = env_lines(secrets)
     steps = [
         Step("previous", [["fly", "image", "show", "--app", app, "--json"]],
              lookup=fly_previous_image, comment="-> PREVIOUS_IMAGE, what the machines run now"),
-        Step("secrets", [["fly", "secrets", "set", "--stage", "--app", app,
-                          *secret_args(secrets, "{k}={v}")]],
-             comment="staged: the deploy below applies them"),
+        Step("secrets", [["fly", "secrets", "import", "--stage", "--app", app]],
+             stdin=lines, stdin_shown=shown_lines, comment="staged: the deploy below applies them"),
         Step("build", [["docker", "build", "-t", image, "."]]),
     ]
     if image.startswith("registry.fly.io/"):
@@ -588,12 +620,30 @@ def render_live_deploy(out):
     return {"PREVIOUS_DEPLOY": None}
 
 
-def render_api(method, path, body):
-    """curl against Render's API; the key and any secret in `body` print as ***."""
+def curl_option(name, value):
+    """One line of a curl config (`curl -K`): a double-quoted string with curl's escapes."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    for char, escape in (("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\v", "\\v")):
+        escaped = escaped.replace(char, escape)
+    return f'{name} = "{escaped}"\n'
+
+
+def render_api(phase, method, path, secret=None, data=None, comment=""):
+    """A step running curl against Render's API. The API key, and a body holding a secret
+    (`secret`: the JSON, and the same with ***), go in a config on curl's stdin (`-K -`);
+    `data`, a body without one, stays an argument."""
     key = os.environ.get("RENDER_API_KEY", "")
-    auth = Secret(f"Authorization: Bearer {key}", "Authorization: Bearer ***")
-    return ["curl", "-fsS", "-X", method, "-H", auth, "-H", "Content-Type: application/json",
-            "--data", body, Ref("RENDER_SERVICE_ID", f"{RENDER_API}/services/", path)]
+    stdin = [curl_option("header", f"Authorization: Bearer {key}")]
+    shown = [curl_option("header", "Authorization: Bearer ***")]
+    # -o: an answer that echoes a secret stays off the terminal.
+    command = ["curl", "-fsS", *(["-o", "/dev/null"] if secret else []), "-K", "-", "-X", method,
+               "-H", "Content-Type: application/json", *(["--data", data] if data else []),
+               Ref("RENDER_SERVICE_ID", f"{RENDER_API}/services/", path)]
+    if secret:
+        stdin.append(curl_option("data", secret[0]))
+        shown.append(curl_option("data", secret[1]))
+    return Step(phase, [command], stdin="".join(stdin), stdin_shown="".join(shown),
+                comment=comment)
 
 
 def plan_render(project, t, secrets, opts):
@@ -606,12 +656,10 @@ def plan_render(project, t, secrets, opts):
     steps.append(Step("previous", [["render", "deploys", "list", service, "--output", "json"]],
                       lookup=render_live_deploy, comment="-> PREVIOUS_DEPLOY, the live deploy"))
     for key, value in secrets:
-        # One key at a time: PUT .../env-vars (no key) would replace the whole list. -o keeps
-        # the answer, which echoes the value, off the terminal.
-        body = Secret(json.dumps({"value": value}, separators=(",", ":")), '{"value":"***"}')
-        command = render_api("PUT", f"/env-vars/{key}", body)
-        steps.append(Step("secrets", [command[:2] + ["-o", "/dev/null"] + command[2:]],
-                          comment=f"sets {key} (sync: false in render.yaml)"))
+        # One key at a time: PUT .../env-vars (no key) would replace the whole list.
+        body = (json.dumps({"value": value}, separators=(",", ":")), '{"value":"***"}')
+        steps.append(render_api("secrets", "PUT", f"/env-vars/{key}", secret=body,
+                                comment=f"sets {key} (sync: false in render.yaml)"))
     steps += [
         Step("build", note=f"Render builds the image itself from commit {project.tag} "
                            "(runtime: docker in render.yaml) within the deploy below"),
@@ -623,8 +671,8 @@ def plan_render(project, t, secrets, opts):
         readiness_step(t.url, opts),
     ]
     body = Ref("PREVIOUS_DEPLOY", '{"deployId":"', '"}')
-    rollback = [Step("rollback", [render_api("POST", "/rollback", body)],
-                     comment="Render redeploys that deploy's build")]
+    rollback = [render_api("rollback", "POST", "/rollback", data=body,
+                           comment="Render redeploys that deploy's build")]
     return Plan(steps, rollback, rollback_on_deploy_failure=False)
 
 
@@ -726,14 +774,15 @@ def plan_kubernetes(project, t, secrets, opts):
     status = ["kubectl", "rollout", "status", f"deployment/{app}",
               f"--timeout={round(opts.timeout)}s"]
     revision = r"jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}"
+    lines, shown_lines = env_lines(secrets)
     steps = [
         Step("previous",
              [["kubectl", "get", "deployment", app, "--ignore-not-found", "-o", revision]],
              lookup=lambda out: {"PREVIOUS_REVISION": out.strip() or None},
              comment="-> PREVIOUS_REVISION (none on a first deploy)"),
         Step("secrets", [["kubectl", "create", "secret", "generic", f"{app}-secrets",
-                          *secret_args(secrets, "--from-literal={k}={v}"),
-                          "--dry-run=client", "-o", "yaml"], ["kubectl", "apply", "-f", "-"]]),
+                          "--from-env-file=/dev/stdin", "--dry-run=client", "-o", "yaml"],
+                         ["kubectl", "apply", "-f", "-"]], stdin=lines, stdin_shown=shown_lines),
         Step("build", [["docker", "build", "-t", image, "."]]),
         Step("push", [["docker", "push", image]]),
         Step("release", [["kubectl", "apply", "-f", "deploy/k8s/configmap.yaml"]],
@@ -804,7 +853,7 @@ def print_step(say, step, number):
     say(step_line(step, number))
     if step.stdin_shown is not None:
         say(step.stdin_shown.rstrip("\n"))
-        say("SPEC")
+        say(HEREDOC)
 
 
 def rollback_heading(plan):
@@ -975,7 +1024,7 @@ def prepare(opts):
     needed = [s for s in required if s.name not in t.managed]
     credentials = CREDENTIALS.get(opts.target, ())
     problems = t.problems + check_image_and_url(t) + check_tree(project) + \
-        check_secrets(project, needed, optional, credentials)
+        check_secrets(project, needed, optional, credentials, LINE_FORMATS.get(opts.target))
     if opts.target == "render":
         problems += check_pushed()
     if problems:
@@ -1030,6 +1079,10 @@ def validate_manifests():
 
 
 def main(argv):
+    if tomllib is None:
+        print("deploy: needs Python 3.11+ (tomllib reads Cargo.toml, .template.toml and "
+              f"deploy/fly.toml); this is Python {sys.version.split()[0]}", file=sys.stderr)
+        return 2
     if argv[:1] == ["validate"]:
         return validate_manifests()
     say = Output([])

@@ -427,7 +427,11 @@ def staged_paths(*options):
 
 
 def commit_tree(repo, tree, message, parent=None):
-    args = ["commit-tree", tree, "-m", message] + (["-p", parent] if parent else [])
+    """A throwaway commit. Never signed: with the user's commit.gpgSign (which git before 2.2
+    applied to commit-tree too) signing would ask for a passphrase, or fail, for an object
+    that only carries the merge."""
+    args = ["commit-tree", "--no-gpg-sign", tree, "-m", message] + (
+        ["-p", parent] if parent else [])
     return git(*args, cwd=repo.top, env={**os.environ, **MACHINE}).strip()
 
 
