@@ -39,3 +39,11 @@ lint:
 # Build the course (mdBook) into docs/book
 docs:
     scripts/kit.sh docs
+
+# Merge a newer kit version (this checkout's newest release, or VERSION) into the service in DIR
+update dir *version:
+    scripts/kit.sh update {{dir}} {{version}}
+
+# Exit 1 when a newer kit release than the one the service in DIR records exists (for its CI)
+update-check dir:
+    scripts/kit.sh update-check {{dir}}

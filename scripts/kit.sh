@@ -29,7 +29,9 @@
 #                                      render `just gate exit` passes (every gate, every day's
 #                                      check command), each gate fails clearly when its subject
 #                                      is broken, and `just ritual` records a run and a log entry
-#   scripts/kit.sh service-tools       kit-update round trips and deploy dry/stubbed runs
+#   scripts/kit.sh service-tools       kit-update round trips and deploy runs against stub CLIs
+#   scripts/kit.sh update DIR [VERSION]  merge a newer kit version into the service in DIR
+#   scripts/kit.sh update-check DIR    exit 1 when a newer kit release than DIR's exists
 #
 # Tests use DATABASE_URL / REDIS_URL when set; when unset and a server answers on the
 # default local port, that server is used; otherwise the rendered tests start containers.
@@ -159,6 +161,7 @@ course_json() { python3 "$ROOT/scripts/check_days.py" course "$ROOT/docs/src"; }
 cmd_sync() {
   ensure_cargo_generate
   course_json >"$WORK/course.json" && mv "$WORK/course.json" "$ROOT/template/docs/course.json"
+  python3 "$ROOT/scripts/reserved_names.py" write
   fresh_renders
   for v in "${VARIANTS[@]}"; do
     # Keep the versions already pinned; resolve only what is new.
@@ -170,7 +173,12 @@ cmd_sync() {
     cp -a "$WORK/fresh/$v" "$ROOT/examples/$v"
     echo "examples/$v updated"
   done
+  module_tree "$ROOT/examples/full/src" >"$ROOT/docs/src/module-tree.txt"
 }
+
+# The full variant's module tree with lines of code, for the book (day 37); fails when a module
+# grows past what one sitting reads.
+module_tree() { python3 "$ROOT/scripts/module_tree.py" "$1" --max 400; }
 
 cmd_check_sync() {
   ensure_cargo_generate
@@ -188,9 +196,30 @@ cmd_check_sync() {
     echo "template/docs/course.json is stale (the book's day checks changed)"
     failed=1
   fi
+  python3 "$ROOT/scripts/reserved_names.py" check || failed=1
+  if ! module_tree "$WORK/fresh/full/src" | diff -q - "$ROOT/docs/src/module-tree.txt" >/dev/null; then
+    echo "docs/src/module-tree.txt is stale, or a module is over 400 lines of code"
+    failed=1
+  fi
   [ "$failed" = 0 ] || die "examples/ is out of date: run scripts/kit.sh sync and commit"
   echo "examples/ matches fresh renders of all ${#VARIANTS[@]} variants"
   check_answers
+  check_variant_shape
+}
+
+# Variants as files, not ifs: Liquid in the service's Rust wraps a line or two at most, and a
+# render reads as if written by hand for its variant (no "in the redis variants" wording).
+check_variant_shape() {
+  python3 "$ROOT/scripts/liquid_shape.py" "$ROOT/template" | tail -1 ||
+    die "a variant's code sits in an {% if %} block: give it a file of its own"
+  local v hits
+  for v in "${VARIANTS[@]}"; do
+    hits=$(grep -rniE '\b(redis|webhooks?|minimal|full) variants?\b|\b(some|other|all|every|these|those) variants\b|\bvariant[- ]only\b' \
+      "$WORK/fresh/$v/src" "$WORK/fresh/$v/tests" || true)
+    [ -z "$hits" ] || die "the $v render speaks of variants (it should read as written for itself):
+$hits"
+  done
+  echo "every render reads as written for its variant; Liquid wraps at most two lines of src/"
 }
 
 # A render records its answers in .template.toml; rendering again from them must reproduce it.
@@ -237,6 +266,7 @@ cmd_hooks() {
 9bad name|-d redis=false -d webhooks=false|must start with a lowercase letter
 fn|-d redis=false -d webhooks=false|is a Rust keyword
 tokio|-d redis=false -d webhooks=false|dependencies
+chrono|-d redis=false -d webhooks=false|dependencies
 std|-d redis=false -d webhooks=false|reserved
 ok-name|-d redis=maybe -d webhooks=false|not `true` or `false`
 ok-name|-d redis=false -d webhooks=false -d description=say-"hi"|may not contain quotes
@@ -283,7 +313,43 @@ test_variant() {
   audit
   say "[$v] tests"
   cargo nextest run --locked --no-fail-fast
+  [ "$v" != full ] || check_architecture_catches_leaks "$dir"
   cd "$ROOT"
+}
+
+# tests/architecture.rs must fail on a planted leak of each kind. The test reads the source
+# at run time, so its binary (built by the test run above) runs on the planted files as they
+# are; each file is restored with its timestamp, so nothing is rebuilt afterwards.
+check_architecture_catches_leaks() {
+  local dir=$1 binary file plant expect out
+  binary=$(cd "$dir" && cargo test --locked --test architecture --no-run --message-format json 2>/dev/null |
+    python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "architecture"][0])')
+  while IFS='|' read -r file plant expect; do
+    if [ -e "$dir/$file" ]; then cp -p "$dir/$file" "$dir/$file.kept"; fi
+    printf '%s\n' "$plant" >>"$dir/$file"
+    out=$("$binary" every_part_depends_only_on_what_it_may 2>&1) && {
+      restore_planted "$dir/$file"
+      die "tests/architecture.rs passed with a leak planted in $file ($plant)"
+    }
+    restore_planted "$dir/$file"
+    grep -qF "$expect" <<<"$out" || { printf '%s\n' "$out"; die "no '$expect' for the leak in $file"; }
+    echo "architecture test fails on a planted leak: $expect"
+  done <<'LEAKS'
+src/domain/task.rs|use crate::http::AppState;|domain/task.rs: uses crate::http
+src/domain/user.rs|fn leak(_: sqlx::PgPool) {}|domain/user.rs: uses the sqlx crate
+src/app/tasks/mod.rs|use axum::Json;|app/tasks/mod.rs: uses the axum crate
+src/app/users.rs|use crate::infra::users::PgUserRepository;|app/users.rs: uses crate::infra
+src/http/tasks/mod.rs|fn leak(_: &sqlx::PgPool) {}|http/tasks/mod.rs: uses the sqlx crate
+src/http/auth.rs|use crate::startup::Application;|http/auth.rs: uses crate::startup
+src/error.rs|use crate::http::problem::Problem;|error.rs: uses crate::http
+src/error.rs|fn leak(_: axum::http::StatusCode) {}|error.rs: uses the axum crate
+src/domain/health.rs|#[derive(utoipa::ToSchema)] struct Leak;|domain/health.rs: uses the utoipa crate
+src/leak.rs|pub fn leak() {}|leak.rs: belongs to no part
+LEAKS
+}
+
+restore_planted() {
+  if [ -e "$1.kept" ]; then mv "$1.kept" "$1"; else rm -f "$1"; fi
 }
 
 # The full variant holds every query, so its .sqlx/ serves every variant; the files of the
@@ -463,8 +529,9 @@ cmd_lint() {
       true
   }
   if command -v shellcheck >/dev/null; then
-    shellcheck "$ROOT"/scripts/*.sh "$ROOT/.ci/run" || die "shellcheck found problems"
-    echo "shellcheck: scripts/*.sh and .ci/run are clean"
+    shellcheck "$ROOT"/scripts/*.sh "$ROOT/.ci/run" "$rendered/scripts/deploy.sh" ||
+      die "shellcheck found problems"
+    echo "shellcheck: scripts/*.sh, .ci/run and the service's scripts/deploy.sh are clean"
   else
     echo "WARNING: shellcheck could not be installed (Debian: apt-get install shellcheck); scripts not linted" >&2
   fi
@@ -604,16 +671,14 @@ CASES
 }
 
 # The service's tools that reach past this machine, tested without a cloud or a published
-# kit: `just kit-update` round trips between two versions of a temporary clone of this kit
-# (user edits kept, kit changes merged, conflicts reported), and `just deploy` for every
-# target (dry runs, refusals, and real runs against stub CLIs and a stub /readyz).
+# kit: `scripts/kit.sh update` round trips between two versions of a temporary clone of this kit
+# (user edits kept, kit changes merged, conflicts reported), and a service's `just deploy`
+# for every target against stub platform CLIs (commands, release step, rollback, refusals).
 cmd_service_tools() {
   ensure_cargo_generate
-  python3 -c "import yaml" 2>/dev/null ||
-    PIP_ROOT_USER_ACTION=ignore pip install --quiet "pyyaml==6.0.2"
   say "kit-update round trip (scripts/test_kit_update.py)"
   python3 "$ROOT/scripts/test_kit_update.py" "$ROOT"
-  say "deploy: dry runs and stubbed runs (scripts/test_deploy.py)"
+  say "deploy: every target against stub CLIs (scripts/test_deploy.py)"
   python3 "$ROOT/scripts/test_deploy.py"
 }
 
@@ -662,6 +727,11 @@ case "${1:-}" in
   docs) cmd_docs ;;
   docs-offline) cmd_docs_offline ;;
   check-days) cmd_check_days ;;
+  update) shift; [ $# -ge 1 ] || die "usage: kit.sh update SERVICE_DIR [VERSION]"
+    svc=$1; shift; ensure_cargo_generate
+    exec python3 "$ROOT/scripts/kit_update.py" update --service "$svc" "$@" ;;
+  update-check) [ $# -ge 2 ] || die "usage: kit.sh update-check SERVICE_DIR"
+    exec python3 "$ROOT/scripts/kit_update.py" check --service "$2" ;;
   service-tools) cmd_service_tools ;;
   *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac

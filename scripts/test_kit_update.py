@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""Round trip of `just kit-update` / `just kit-check` (template/scripts/kit_update.py).
+"""Round trip of `scripts/kit.sh update` / `update-check` (scripts/kit_update.py).
 
   python3 scripts/test_kit_update.py [KIT_ROOT] [--keep]
 
 Snapshots the kit's working tree (cargo-generate.toml, template/, hooks/, CHANGELOG.md: the
 files as they are now, committed or not) into a temporary git repository tagged as its current
 kit_version, renders the full variant from it and commits that as a user's service, then
-releases newer kit versions and updates the service with the service's own
-scripts/kit_update.py: user edits survive, kit changes arrive, conflicts, deleted and ignored
+releases newer kit versions and updates the service with the kit's scripts/kit_update.py
+(run with --service): user edits survive, kit changes arrive, conflicts, deleted and ignored
 files, a dirty tree and untagged revisions behave as documented, and a user's
 commit.gpgSign = true signs (and prompts for) nothing. Needs git and cargo-generate
 (installed pinned when missing, as scripts/kit.sh does). `just` is not needed. Exit 1 on the
@@ -26,7 +26,7 @@ from pathlib import Path
 CARGO_GENERATE_VERSION = "0.23.14"
 NAME = "task-svc"
 KIT_PARTS = ("cargo-generate.toml", "template", "hooks", "CHANGELOG.md")
-HANDLER = "src/http/tasks.rs"        # kit and user both edit it
+HANDLER = "src/http/tasks/mod.rs"    # kit and user both edit it
 README = "README.md"
 DELETED = "deploy/render.yaml"       # the user deletes it, the newer kit changes it
 ADDED = "docs/kit-news.md"           # the newer kit adds it
@@ -72,8 +72,10 @@ def git(cwd, *args, expect=0):
 
 
 def kit_tool(service, *args, expect=None, env=None):
-    """The service's own scripts/kit_update.py, as `just kit-update` / `just kit-check` run it."""
-    proc = sh([sys.executable, "scripts/kit_update.py", *args], service, expect=None, env=env)
+    """The kit's scripts/kit_update.py on `service`, as `scripts/kit.sh update` runs it."""
+    script = Path(__file__).resolve().parent / "kit_update.py"
+    command = [sys.executable, str(script), *args, "--service", str(service)]
+    proc = sh(command, Path(__file__).resolve().parent, expect=None, env=env)
     output = proc.stdout + proc.stderr
     print(f"  $ kit_update.py {' '.join(args)}  -> exit {proc.returncode}")
     if expect is not None:
@@ -208,11 +210,8 @@ def round_trip(root, work):
     git(svc, "init", "-q", "-b", "main")
     commit_all(svc, f"{NAME} from kit {v1}")
 
-    justfile = read(svc / "justfile")
-    check(re.search(r"^kit-update \*args:\n\s+python3 scripts/kit_update.py update", justfile,
-                    re.M), "the rendered justfile has the kit-update recipe")
-    check(re.search(r"^kit-check \*args:\n\s+python3 scripts/kit_update.py check", justfile,
-                    re.M), "the rendered justfile has the kit-check recipe")
+    check(not (svc / "scripts" / "kit_update.py").exists(),
+          "the updater is the kit's, not a copy in every service")
     check(not re.search(r"^commit = ", read(svc / ".template.toml"), re.M),
           "a release render records no commit")
 
@@ -262,9 +261,7 @@ def round_trip(root, work):
 
     print("check, refusals")
     code, out = kit_tool(svc, "check", "--kit", str(kit), expect=1)
-    check(f"behind: {v1} -> {v2}, run just kit-update" in out, "check says behind", out)
-    code, out = kit_tool(svc, "check", expect=2)
-    check("--kit" in out and "KIT_REPOSITORY" in out, "no kit location: says how to give one", out)
+    check(f"behind: {v1} -> {v2}, run scripts/kit.sh update" in out, "check says behind", out)
     code, out = kit_tool(svc, "check", "--kit", str(work / "no-such-kit"), expect=2)
     check("cannot reach the kit" in out, "an unreachable kit is reported", out)
     code, out = kit_tool(plain_copy, "update", "--kit", str(kit), expect=2)
@@ -395,8 +392,8 @@ def main():
     args = [a for a in sys.argv[1:] if a != "--keep"]
     keep = "--keep" in sys.argv[1:]
     root = Path(args[0] if args else Path(__file__).resolve().parent.parent).resolve()
-    if not (root / "template/scripts/kit_update.py").is_file():
-        sys.exit(f"{root} is not the kit (no template/scripts/kit_update.py)")
+    if not (root / "scripts/kit_update.py").is_file():
+        sys.exit(f"{root} is not the kit (no scripts/kit_update.py)")
     work = Path(tempfile.mkdtemp(prefix="kit-update-test-"))
     started = time.monotonic()
     try:

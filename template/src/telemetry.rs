@@ -43,10 +43,6 @@ impl TelemetryGuard {
 
 /// Installs the global subscriber. Call once per process.
 pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
-{%- if webhooks %}
-    // The OTLP exporter's HTTP client needs it (see the function).
-    crate::infra::webhook_client::install_crypto_provider();
-{%- endif %}
     let filter = EnvFilter::try_new(&config.log_level)?;
     let (tracer, meter) = match config.otlp_endpoint.as_deref() {
         Some(endpoint) => {

@@ -102,7 +102,7 @@ async fn bad_registrations_are_422_naming_each_field() {
     }
     // Nothing was stored by any of them.
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&server.state().db)
+        .fetch_one(server.db())
         .await
         .unwrap();
     assert_eq!(users, 0);
@@ -249,7 +249,7 @@ async fn refresh_rotates_and_a_replayed_token_revokes_the_whole_family() {
     let reuses: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM security_events WHERE kind = 'refresh_token_reused'",
     )
-    .fetch_one(&server.state().db)
+    .fetch_one(server.db())
     .await
     .unwrap();
     assert_eq!(reuses, 1);
@@ -440,7 +440,7 @@ async fn every_kind_of_bad_access_token_is_401() {
 async fn pepper_rotation_rehashes_at_the_next_login() {
     let env = TestEnv::new().await;
     let stored = |server: &TestServer| {
-        let db = server.state().db.clone();
+        let db = server.db().clone();
         async move {
             sqlx::query_as::<_, (i16, String)>("SELECT pepper_id, password_hash FROM users")
                 .fetch_one(&db)

@@ -14,6 +14,7 @@ use std::{
 use async_trait::async_trait;
 use common::{TestEnv, TestServer, assert_problem, eventually};
 use reqwest::Method;
+use sqlx::PgPool;
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
     net::TcpListener,
@@ -28,6 +29,7 @@ use {{crate_name}}::config::Config;
 use {{crate_name}}::config::MailConfig;
 use {{crate_name}}::config::MailTransport;
 use {{crate_name}}::infra::mail::SmtpMailer;
+use {{crate_name}}::startup::Application;
 
 /// A mailer that records what it sends and misbehaves on request.
 #[derive(Default)]
@@ -93,8 +95,10 @@ fn config(env: &TestEnv, extra: &[(&str, &str)]) -> Config {
         ("JOBS_BACKOFF_MAX_MS", "100"),
         ("JOBS_TIMEOUT_MS", "2000"),
         ("JOBS_DRAIN_TIMEOUT_MS", "2000"),
-        // Jobs must outlast a webhook attempt (webhooks variants; ignored elsewhere).
+{%- if webhooks %}
+        // Jobs must outlast a webhook attempt.
         ("WEBHOOK_TIMEOUT_MS", "100"),
+{%- endif %}
     ];
     vars.extend_from_slice(extra);
     env.config(&vars)
@@ -111,11 +115,20 @@ fn stop_signal() -> (
     })
 }
 
-/// Waits (up to 10 s) until `check` holds.
+/// The application on `config`, sending its email through `mailer`, running as `main` runs
+/// it (with its own job worker unless `JOBS_WORKER=false`).
+async fn serve(config: &Config, mailer: &Arc<RecordingMailer>) -> TestServer {
+    let app = Application::build(config.clone())
+        .await
+        .expect("the app starts")
+        .with_mailer(mailer.clone());
+    TestServer::run(app).await
+}
+
 /// (status, attempts, last_error) of every job, oldest first.
-async fn jobs(server: &TestServer) -> Vec<(String, i32, Option<String>)> {
+async fn jobs(db: &PgPool) -> Vec<(String, i32, Option<String>)> {
     sqlx::query_as("SELECT status, attempts, last_error FROM jobs ORDER BY created_at, id")
-        .fetch_all(&server.state().db)
+        .fetch_all(db)
         .await
         .unwrap()
 }
@@ -126,14 +139,8 @@ async fn registering_sends_one_welcome_email_and_a_failed_registration_none() {
     // Polling is slow here: the email arrives promptly only because registering pokes the
     // worker through its channel.
     let config = config(&env, &[("JOBS_POLL_INTERVAL_MS", "60000")]);
-    let server = TestServer::start(&config).await;
     let mailer = Arc::new(RecordingMailer::default());
-    let (_stop, stopped) = stop_signal();
-    server.state().jobs.start_worker(
-        server.state().job_runner(mailer.clone()),
-        &config.jobs,
-        stopped,
-    );
+    let server = serve(&config, &mailer).await;
 
     assert_eq!(
         server
@@ -166,7 +173,7 @@ async fn registering_sends_one_welcome_email_and_a_failed_registration_none() {
     assert!(email.body.contains("Test User"), "{}", email.body);
     assert!(email.key.starts_with("welcome-email."), "{}", email.key);
     assert_eq!(
-        jobs(&server).await,
+        jobs(server.db()).await,
         [("done".into(), 1, None), ("done".into(), 1, None)]
     );
 }
@@ -175,15 +182,9 @@ async fn registering_sends_one_welcome_email_and_a_failed_registration_none() {
 async fn a_transient_failure_is_retried_until_the_email_is_sent_once() {
     let env = TestEnv::new().await;
     let config = config(&env, &[]);
-    let server = TestServer::start(&config).await;
     let mailer = Arc::new(RecordingMailer::default());
     mailer.failures.store(2, Ordering::SeqCst);
-    let (_stop, stopped) = stop_signal();
-    server.state().jobs.start_worker(
-        server.state().job_runner(mailer.clone()),
-        &config.jobs,
-        stopped,
-    );
+    let server = serve(&config, &mailer).await;
 
     assert_eq!(
         server
@@ -194,12 +195,15 @@ async fn a_transient_failure_is_retried_until_the_email_is_sent_once() {
     );
 
     eventually("the job is done", async || {
-        jobs(&server).await.first().is_some_and(|j| j.0 == "done")
+        jobs(server.db())
+            .await
+            .first()
+            .is_some_and(|j| j.0 == "done")
     })
     .await;
     assert_eq!(mailer.sent_to(), ["ann@example.com"]);
     assert_eq!(mailer.calls.load(Ordering::SeqCst), 3);
-    let (_, attempts, last_error) = jobs(&server).await.remove(0);
+    let (_, attempts, last_error) = jobs(server.db()).await.remove(0);
     assert_eq!(attempts, 3);
     assert!(
         last_error.is_some_and(|e| e.contains("421")),
@@ -211,20 +215,19 @@ async fn a_transient_failure_is_retried_until_the_email_is_sent_once() {
 async fn a_job_out_of_attempts_is_dead_until_an_admin_requeues_it() {
     let env = TestEnv::new().await;
     let config = config(&env, &[("JOBS_MAX_ATTEMPTS", "3")]);
-    let server = TestServer::start(&config).await;
     let mailer = Arc::new(RecordingMailer::default());
     mailer.broken.store(true, Ordering::SeqCst);
-    let (_stop, stopped) = stop_signal();
-    server.state().jobs.start_worker(
-        server.state().job_runner(mailer.clone()),
-        &config.jobs,
-        stopped,
-    );
+    let server = serve(&config, &mailer).await;
     let admin = server.admin("admin@example.com").await;
     let user = server.signed_in("user@example.com").await;
 
     eventually("both welcome emails are dead", async || {
-        jobs(&server).await.iter().filter(|j| j.0 == "dead").count() == 2
+        jobs(server.db())
+            .await
+            .iter()
+            .filter(|j| j.0 == "dead")
+            .count()
+            == 2
     })
     .await;
     assert_eq!(mailer.calls.load(Ordering::SeqCst), 6, "3 attempts each");
@@ -275,7 +278,7 @@ async fn a_job_out_of_attempts_is_dead_until_an_admin_requeues_it() {
 
     // Only dead jobs can be requeued, only by admins, and only jobs that exist.
     eventually("the job is done", async || {
-        jobs(&server).await.iter().any(|j| j.0 == "done")
+        jobs(server.db()).await.iter().any(|j| j.0 == "done")
     })
     .await;
     let again = server
@@ -345,11 +348,18 @@ async fn a_job_out_of_attempts_is_dead_until_an_admin_requeues_it() {
 async fn a_job_survives_a_worker_that_dies_mid_job_and_is_sent_once() {
     let env = TestEnv::new().await;
     // A 300 ms timeout gives a 600 ms lease: how long a dead worker's job waits.
+    // No worker of the application's own: this test runs (and kills) its workers itself.
     let config = config(
         &env,
-        &[("JOBS_TIMEOUT_MS", "300"), ("JOBS_POLL_INTERVAL_MS", "100")],
+        &[
+            ("JOBS_TIMEOUT_MS", "300"),
+            ("JOBS_POLL_INTERVAL_MS", "100"),
+            ("JOBS_WORKER", "false"),
+        ],
     );
-    let server = TestServer::start(&config).await;
+    let mailer = Arc::new(RecordingMailer::default());
+    mailer.hang_first.store(true, Ordering::SeqCst);
+    let server = serve(&config, &mailer).await;
     // Registered while no worker runs: the job waits in the table.
     assert_eq!(
         server
@@ -358,51 +368,41 @@ async fn a_job_survives_a_worker_that_dies_mid_job_and_is_sent_once() {
             .status(),
         201
     );
-    assert_eq!(jobs(&server).await, [("queued".into(), 0, None)]);
+    assert_eq!(jobs(server.db()).await, [("queued".into(), 0, None)]);
 
-    let mailer = Arc::new(RecordingMailer::default());
-    mailer.hang_first.store(true, Ordering::SeqCst);
     let (_stop, stopped) = stop_signal();
-    let first = server.state().jobs.start_worker(
-        server.state().job_runner(mailer.clone()),
-        &config.jobs,
-        stopped,
-    );
+    let first = server
+        .state()
+        .jobs
+        .start_worker(server.job_runner(), &config.jobs, stopped);
     mailer.started.notified().await;
     // The worker dies in the middle of sending, as a killed process would: nothing settles
     // the job, which stays claimed until its lease runs out.
     first.abort();
     let _ = first.await;
-    assert_eq!(jobs(&server).await[0].0, "running");
+    assert_eq!(jobs(server.db()).await[0].0, "running");
     assert!(mailer.sent_to().is_empty());
 
     let (_stop, stopped) = stop_signal();
-    server.state().jobs.start_worker(
-        server.state().job_runner(mailer.clone()),
-        &config.jobs,
-        stopped,
-    );
+    server
+        .state()
+        .jobs
+        .start_worker(server.job_runner(), &config.jobs, stopped);
     eventually("another worker finishes the job", async || {
-        jobs(&server).await[0].0 == "done"
+        jobs(server.db()).await[0].0 == "done"
     })
     .await;
     assert_eq!(mailer.sent_to(), ["ann@example.com"], "sent exactly once");
-    assert_eq!(jobs(&server).await[0].1, 2, "two claims");
+    assert_eq!(jobs(server.db()).await[0].1, 2, "two claims");
 }
 
 #[tokio::test]
 async fn shutdown_lets_a_running_job_finish() {
     let env = TestEnv::new().await;
     let config = config(&env, &[]);
-    let server = TestServer::start(&config).await;
     let mailer = Arc::new(RecordingMailer::default());
     *mailer.delay.lock().unwrap() = Duration::from_millis(300);
-    let (stop, stopped) = stop_signal();
-    let worker = server.state().jobs.start_worker(
-        server.state().job_runner(mailer.clone()),
-        &config.jobs,
-        stopped,
-    );
+    let server = serve(&config, &mailer).await;
     assert_eq!(
         server
             .register("ann@example.com", common::PASSWORD)
@@ -412,28 +412,24 @@ async fn shutdown_lets_a_running_job_finish() {
     );
     mailer.started.notified().await;
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), worker)
+    // The whole application stops, as on SIGTERM: the worker drains before the pool closes.
+    tokio::time::timeout(Duration::from_secs(5), server.shutdown())
         .await
-        .expect("the worker stops within the drain timeout")
+        .expect("the application stops within the drain timeout")
         .unwrap();
     assert_eq!(mailer.sent_to(), ["ann@example.com"]);
-    assert_eq!(jobs(&server).await, [("done".into(), 1, None)]);
+    let db = PgPool::connect(&env.db.url).await.unwrap();
+    assert_eq!(jobs(&db).await, [("done".into(), 1, None)]);
+    db.close().await;
 }
 
 #[tokio::test]
 async fn shutdown_puts_back_a_job_that_outlasts_the_drain_timeout() {
     let env = TestEnv::new().await;
     let config = config(&env, &[("JOBS_DRAIN_TIMEOUT_MS", "200")]);
-    let server = TestServer::start(&config).await;
     let mailer = Arc::new(RecordingMailer::default());
     mailer.hang_first.store(true, Ordering::SeqCst);
-    let (stop, stopped) = stop_signal();
-    let worker = server.state().jobs.start_worker(
-        server.state().job_runner(mailer.clone()),
-        &config.jobs,
-        stopped,
-    );
+    let server = serve(&config, &mailer).await;
     assert_eq!(
         server
             .register("ann@example.com", common::PASSWORD)
@@ -443,25 +439,23 @@ async fn shutdown_puts_back_a_job_that_outlasts_the_drain_timeout() {
     );
     mailer.started.notified().await;
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), worker)
+    tokio::time::timeout(Duration::from_secs(5), server.shutdown())
         .await
         .expect("the worker gives up on the job after the drain timeout")
         .unwrap();
     // Released, not failed: queued again at once and the cut-short attempt not counted.
-    assert_eq!(jobs(&server).await, [("queued".into(), 0, None)]);
+    let db = PgPool::connect(&env.db.url).await.unwrap();
+    assert_eq!(jobs(&db).await, [("queued".into(), 0, None)]);
 
-    let (_stop, stopped) = stop_signal();
-    server.state().jobs.start_worker(
-        server.state().job_runner(mailer.clone()),
-        &config.jobs,
-        stopped,
-    );
+    // The next instance's worker sends it.
+    let next = serve(&config, &mailer).await;
     eventually("the next worker sends it", async || {
-        mailer.sent_to().len() == 1
+        jobs(&db).await[0].0 == "done"
     })
     .await;
-    assert_eq!(jobs(&server).await[0].0, "done");
+    assert_eq!(mailer.sent_to(), ["ann@example.com"]);
+    next.shutdown().await.unwrap();
+    db.close().await;
 }
 
 /// A minimal SMTP server: accepts everything except recipients given a reply code in

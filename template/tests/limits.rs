@@ -95,7 +95,7 @@ async fn repeated_logins_to_one_account_are_limited_and_audited() {
     let hits: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM security_events WHERE kind = 'rate_limited' AND email = 'ada@example.com'",
     )
-    .fetch_one(&server.state().db)
+    .fetch_one(server.db())
     .await
     .unwrap();
     assert_eq!(hits, 1);

@@ -118,7 +118,7 @@ async fn a_role_change_applies_to_tokens_already_issued() {
     server.state().audit.flush().await;
     let changes: i64 =
         sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind = 'user_changed'")
-            .fetch_one(&server.state().db)
+            .fetch_one(server.db())
             .await
             .unwrap();
     assert_eq!(changes, 1);
@@ -240,7 +240,7 @@ async fn deleting_an_account_removes_it_and_its_sessions() {
     let tokens: i64 =
         sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE user_id = $1::text::uuid")
             .bind(&id)
-            .fetch_one(&server.state().db)
+            .fetch_one(server.db())
             .await
             .unwrap();
     assert_eq!(tokens, 0);

@@ -25,7 +25,6 @@ use tokio::net::TcpListener;
 
 use task_svc::domain::webhook::WebhookSecret;
 use task_svc::domain::webhook::verify;
-use task_svc::infra::mail::LogMailer;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -101,8 +100,7 @@ impl Receiver {
     }
 }
 
-/// A server whose endpoints may be local http (as in development), with fast retries, and
-/// a job worker running.
+/// A server whose endpoints may be local http (as in development), with fast retries.
 async fn outbound(extra: &[(&str, &str)]) -> (TestEnv, TestServer, Session) {
     let env = TestEnv::new().await;
     let mut vars = vec![
@@ -116,11 +114,6 @@ async fn outbound(extra: &[(&str, &str)]) -> (TestEnv, TestServer, Session) {
     vars.extend_from_slice(extra);
     let config = env.config(&vars);
     let server = TestServer::start(&config).await;
-    server.state().jobs.start_worker(
-        server.state().job_runner(Arc::new(LogMailer)),
-        &config.jobs,
-        std::future::pending(),
-    );
     let ada = server.signed_in("ada@example.com").await;
     (env, server, ada)
 }
@@ -530,6 +523,8 @@ async fn server() -> (TestEnv, TestServer) {
     let config = env.config(&[
         ("WEBHOOK_INBOUND_SECRETS", secrets.as_str()),
         ("WEBHOOK_TOLERANCE_SECS", "300"),
+        // The tests start the worker when they want the messages processed.
+        ("JOBS_WORKER", "false"),
     ]);
     let server = TestServer::start(&config).await;
     (env, server)
@@ -568,11 +563,11 @@ fn now() -> i64 {
 
 async fn stored(server: &TestServer) -> (i64, i64) {
     let messages: i64 = sqlx::query_scalar("SELECT count(*) FROM inbound_webhooks")
-        .fetch_one(&server.state().db)
+        .fetch_one(server.db())
         .await
         .unwrap();
     let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'inbound_webhook'")
-        .fetch_one(&server.state().db)
+        .fetch_one(server.db())
         .await
         .unwrap();
     (messages, jobs)
@@ -597,18 +592,17 @@ async fn a_signed_webhook_is_recorded_and_processed_once_however_often_it_arrive
 
     let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let config = env.config(&[]);
-    server.state().jobs.start_worker(
-        server.state().job_runner(std::sync::Arc::new(LogMailer)),
-        &config.jobs,
-        async move {
+    server
+        .state()
+        .jobs
+        .start_worker(server.job_runner(), &config.jobs, async move {
             let _ = stopped.await;
-        },
-    );
+        });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let status: String =
             sqlx::query_scalar("SELECT status FROM jobs WHERE kind = 'inbound_webhook'")
-                .fetch_one(&server.state().db)
+                .fetch_one(server.db())
                 .await
                 .unwrap();
         if status == "done" {

@@ -185,15 +185,16 @@ class Course:
         return f"GET /healthz answered 200 {body.strip()}"
 
     def check_error_statuses(self):
-        """Every arm of `AppError::status` (src/error.rs) is a row of the table in
-        tests/errors.rs, which sends each error through the real middleware stack and asserts
+        """Every arm of the status map (`status_of`, src/http/problem.rs) is a row of the table
+        in tests/errors.rs, which sends each error through the real middleware stack and asserts
         its status, code and body; and that test passes."""
-        source = (ROOT / "src" / "error.rs").read_text()
-        arms = re.findall(r"^\s*(Self::\w+.*?) => StatusCode::([A-Z_]+),", source, re.M)
+        source = (ROOT / "src" / "http" / "problem.rs").read_text()
+        arms = re.findall(r"^\s*(AppError::\w+.*?) => StatusCode::([A-Z_]+),", source, re.M)
         if not arms:
-            raise Failed("found no `Self::X => StatusCode::Y` arms in src/error.rs")
+            raise Failed("found no `AppError::X => StatusCode::Y` arms in src/http/problem.rs")
         table = (ROOT / "tests" / "errors.rs").read_text()
-        variants = {v: name for pattern, name in arms for v in re.findall(r"Self::(\w+)", pattern)}
+        variants = {v: name for pattern, name in arms
+                    for v in re.findall(r"AppError::(\w+)", pattern)}
         missing = [f"{v} ({http.HTTPStatus[name].value})" for v, name in variants.items()
                    if f"AppError::{v}" not in table]
         if missing:
@@ -380,8 +381,9 @@ class Course:
         return "hadolint: Dockerfile clean"
 
     def check_manifests(self):
-        self.sh("manifests", [sys.executable, str(ROOT / "scripts" / "deploy.py"), "validate"])
-        return "every deploy target's manifest validates (scripts/deploy.py validate)"
+        self.sh("manifests", ["bash", str(ROOT / "scripts" / "deploy.sh"), "check"])
+        return ("every deploy target migrates in its release step and checks /readyz "
+                "(scripts/deploy.sh check)")
 
     def check_telemetry(self):
         return self.tests("telemetry", "--test", "otlp", "--test", "metrics")

@@ -1,46 +1,137 @@
 //! The layer rule, checked on the source: `http` calls `app`, `app` works on `domain` and on
-//! ports (traits) that `infra` implements, and `domain` depends on nothing of ours. A `use`
-//! that crosses a boundary the wrong way fails this test with the file and the module named.
+//! ports (traits) that `infra` implements, and `domain` depends on nothing of ours. The
+//! modules that serve every layer (`error`, `context`, `config`, `telemetry`) depend on no
+//! layer above them, and `startup` alone puts everything together.
+//!
+//! Two kinds of leak fail this test, each with the file named: a `crate::` path to a module
+//! the part may not use, and a path into an external crate the part must not know (HTTP in
+//! `domain` or `app`, SQL in `http`). Every file of `src` must belong to a part.
 
 use std::{
     collections::BTreeSet,
     path::{Path, PathBuf},
 };
 
-/// What each layer may name after `crate::`. The crate root (`crate::AppState`, `crate::server`,
-/// `crate::telemetry`) is wiring, open to the edge only.
-const RULES: &[(&str, &[&str])] = &[
-    ("domain", &["domain"]),
-    ("app", &["app", "domain", "error", "config"]),
-    ("infra", &["infra", "app", "domain", "error", "config"]),
-    (
-        "http",
-        &[
+/// The web stack: routing, middleware, the OpenAPI document.
+const WEB: &[&str] = &[
+    "axum",
+    "hyper",
+    "tower",
+    "tower_http",
+    "tower_governor",
+    "utoipa",
+    "utoipa_axum",
+];
+/// Storage: SQL and Redis.
+const STORAGE: &[&str] = &["sqlx", "redis"];
+/// Clients of other systems over the network.
+const NETWORK: &[&str] = &["reqwest", "lettre"];
+
+/// A part of `src` (a folder, or a file at the root): the modules of ours it may name after
+/// `crate::`, and the external crates it must not name.
+struct Part {
+    path: &'static str,
+    may_use: &'static [&'static str],
+    must_not_use: &'static [&'static [&'static str]],
+}
+
+// ANCHOR: rules
+const PARTS: &[Part] = &[
+    Part {
+        path: "domain",
+        may_use: &["domain"],
+        must_not_use: &[WEB, STORAGE, NETWORK],
+    },
+    Part {
+        path: "app",
+        may_use: &["app", "domain", "error", "config", "context"],
+        must_not_use: &[WEB, STORAGE, NETWORK],
+    },
+    Part {
+        path: "infra",
+        may_use: &["infra", "app", "domain", "error", "config"],
+        must_not_use: &[WEB],
+    },
+    Part {
+        path: "http",
+        may_use: &[
             "http",
             "app",
             "domain",
             "error",
             "config",
+            "context",
             "telemetry",
-            "AppState",
         ],
-    ),
+        must_not_use: &[STORAGE],
+    },
+    Part {
+        path: "error.rs",
+        may_use: &[],
+        must_not_use: &[WEB, STORAGE, NETWORK],
+    },
+    Part {
+        path: "context.rs",
+        may_use: &[],
+        must_not_use: &[WEB, STORAGE, NETWORK],
+    },
+    Part {
+        path: "config",
+        may_use: &["config", "domain"],
+        must_not_use: &[WEB, STORAGE],
+    },
+    Part {
+        path: "telemetry.rs",
+        may_use: &["config"],
+        must_not_use: &[STORAGE, &["utoipa"]],
+    },
+    // Wiring: the composition root and the crate's entry points may use everything.
+    Part {
+        path: "startup",
+        may_use: &[
+            "startup",
+            "http",
+            "app",
+            "domain",
+            "infra",
+            "error",
+            "config",
+            "context",
+            "telemetry",
+        ],
+        must_not_use: &[],
+    },
+    Part {
+        path: "lib.rs",
+        may_use: &[],
+        must_not_use: &[],
+    },
+    Part {
+        path: "main.rs",
+        may_use: &[],
+        must_not_use: &[],
+    },
 ];
+// ANCHOR_END: rules
 
 #[test]
-fn every_layer_depends_only_on_what_it_may() {
+fn every_part_depends_only_on_what_it_may() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut violations = Vec::new();
     let mut checked = 0;
-    for (layer, allowed) in RULES {
-        for file in rust_files(&src.join(layer)) {
-            checked += 1;
-            let source = std::fs::read_to_string(&file).unwrap();
-            let relative = file.strip_prefix(&src).unwrap().display().to_string();
-            violations.extend(check(&relative, &source, allowed));
-        }
+    for file in rust_files(&src) {
+        let relative = file.strip_prefix(&src).unwrap().display().to_string();
+        let Some(part) = part_of(&relative) else {
+            violations.push(format!(
+                "{relative}: belongs to no part of tests/architecture.rs; give it one"
+            ));
+            continue;
+        };
+        checked += 1;
+        let source = std::fs::read_to_string(&file).unwrap();
+        violations.extend(check(&relative, &source, part));
     }
-    assert!(checked >= 20, "the layers' files were found ({checked})");
+    assert!(checked >= 40, "the source files were found ({checked})");
     assert!(
         violations.is_empty(),
         "layer boundaries crossed (see docs, day 37):\n{}",
@@ -48,18 +139,31 @@ fn every_layer_depends_only_on_what_it_may() {
     );
 }
 
-/// The violations in one file of a layer that may name `allowed`.
-fn check(file: &str, source: &str, allowed: &[&str]) -> Vec<String> {
+/// The part a file of `src` belongs to: its folder, or itself at the root.
+fn part_of(relative: &str) -> Option<&'static Part> {
+    let top = relative.split(['/', '\\']).next()?;
+    PARTS.iter().find(|part| part.path == top)
+}
+
+/// The violations in one file of `part`.
+fn check(file: &str, source: &str, part: &Part) -> Vec<String> {
     let mut violations = Vec::new();
     let code = without_comments(source);
     if code.contains("super::super") {
         violations.push(format!(
-            "{file}: `super::super` reaches past its layer; name the module with `crate::`"
+            "{file}: `super::super` reaches past its part; name the module with `crate::`"
         ));
     }
+    let wiring = part.may_use.is_empty() && part.must_not_use.is_empty();
     for module in crate_modules(&code) {
-        if !allowed.contains(&module.as_str()) {
+        if !wiring && !part.may_use.contains(&module.as_str()) {
             violations.push(format!("{file}: uses crate::{module}"));
+        }
+    }
+    let local = local_modules(&code);
+    for krate in part.must_not_use.iter().copied().flatten() {
+        if !local.contains(*krate) && names_crate(&code, krate) {
+            violations.push(format!("{file}: uses the {krate} crate"));
         }
     }
     violations
@@ -78,6 +182,7 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
             }
         }
     }
+    files.sort();
     files
 }
 
@@ -88,6 +193,31 @@ fn without_comments(source: &str) -> String {
         .map(|line| line.split_once("//").map_or(line, |(code, _)| code))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The modules a file declares (`mod redis;`): their names shadow crates of the same name.
+fn local_modules(code: &str) -> BTreeSet<String> {
+    code.lines()
+        .filter_map(|line| {
+            let line = line
+                .trim()
+                .trim_start_matches("pub ")
+                .trim_start_matches("pub(crate) ");
+            line.strip_prefix("mod ")?
+                .strip_suffix(';')
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// True when `code` holds a path that starts with `krate::` (not `other::krate::`), or
+/// `use krate;`.
+fn names_crate(code: &str, krate: &str) -> bool {
+    let path = format!("{krate}::");
+    code.match_indices(&path).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+    }) || code.contains(&format!("use {krate};"))
 }
 
 /// The first path segment after every `crate::`, including inside grouped imports such as
@@ -132,22 +262,68 @@ fn crate_modules(code: &str) -> BTreeSet<String> {
 }
 
 #[test]
-fn the_check_catches_a_domain_type_reaching_into_infra_or_http() {
-    let domain = RULES[0].1;
+fn the_check_catches_each_kind_of_leak() {
+    let part = |path| part_of(path).unwrap();
     let source = "use crate::domain::user::Email;\n\
-                  use crate::{\n    infra::postgres::connect,\n    http::extract::Json,\n};\n";
+                  use crate::{\n    infra::postgres::connect,\n    http::extract::JsonBody,\n};\n";
     assert_eq!(
-        check("domain/task.rs", source, domain),
+        check("domain/task.rs", source, part("domain/task.rs")),
         [
             "domain/task.rs: uses crate::http",
             "domain/task.rs: uses crate::infra"
         ]
     );
     assert_eq!(
-        check("domain/task.rs", "use super::super::infra::x;", domain),
-        ["domain/task.rs: `super::super` reaches past its layer; name the module with `crate::`"]
+        check(
+            "app/tasks/mod.rs",
+            "use axum::Json;",
+            part("app/tasks/mod.rs")
+        ),
+        ["app/tasks/mod.rs: uses the axum crate"]
     );
-    // Comments may name anything; nested groups count only their outer names.
-    let fine = "// see crate::infra::postgres\nuse crate::{domain::{task::Task, user::{Caller}}};";
-    assert!(check("domain/task.rs", fine, domain).is_empty());
+    assert_eq!(
+        check(
+            "http/tasks/mod.rs",
+            "fn f(db: &sqlx::PgPool) {}",
+            part("http/tasks/mod.rs")
+        ),
+        ["http/tasks/mod.rs: uses the sqlx crate"]
+    );
+    assert_eq!(
+        check(
+            "error.rs",
+            "use crate::http::problem::Problem;",
+            part("error.rs")
+        ),
+        ["error.rs: uses crate::http"]
+    );
+    assert_eq!(
+        check(
+            "domain/task.rs",
+            "#[derive(utoipa::ToSchema)] struct T;",
+            part("domain/task.rs")
+        ),
+        ["domain/task.rs: uses the utoipa crate"]
+    );
+    assert_eq!(
+        check(
+            "domain/task.rs",
+            "use super::super::infra::x;",
+            part("domain/task.rs")
+        ),
+        ["domain/task.rs: `super::super` reaches past its part; name the module with `crate::`"]
+    );
+    assert!(
+        part_of("leak.rs").is_none(),
+        "a new root module needs a part"
+    );
+    // A module of the file's own may share a crate's name.
+    let own = "mod redis;\npub use redis::RedisConfig;";
+    assert!(check("config/mod.rs", own, part("config/mod.rs")).is_empty());
+    // Comments may name anything; nested groups count only their outer names; a path that
+    // merely ends in a crate's name is not that crate.
+    let fine = "// see crate::infra::postgres and axum::Json\n\
+                use crate::{domain::{task::Task, user::{Caller}}};\n\
+                fn f() { let _ = my_axum::x; let _ = crate::domain::sqlx::y; }";
+    assert!(check("domain/task.rs", fine, part("domain/task.rs")).is_empty());
 }

@@ -5,9 +5,10 @@ mod common;
 use common::TestEnv;
 use sqlx::Row;
 
-use task_svc::AppState;
 use task_svc::error::AppError;
+use task_svc::http::problem::status_of;
 use task_svc::infra::postgres::MIGRATOR;
+use task_svc::startup::Backends;
 
 async fn function_exists(pool: &sqlx::PgPool, name: &str) -> bool {
     sqlx::query("SELECT count(*) AS n FROM pg_proc WHERE proname = $1")
@@ -23,7 +24,7 @@ async fn function_exists(pool: &sqlx::PgPool, name: &str) -> bool {
 async fn start_up_creates_the_database_and_applies_migrations() {
     let env = TestEnv::new().await;
     // The database does not exist yet: the app must create it.
-    let state = AppState::connect(&env.config(&[])).await.unwrap();
+    let state = Backends::connect(&env.config(&[])).await.unwrap();
 
     let applied: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
@@ -39,7 +40,7 @@ async fn start_up_creates_the_database_and_applies_migrations() {
     assert!(function_exists(&state.db, "set_updated_at").await);
 
     // Starting again is a no-op, not an error.
-    let again = AppState::connect(&env.config(&[])).await.unwrap();
+    let again = Backends::connect(&env.config(&[])).await.unwrap();
     again.db.close().await;
     state.db.close().await;
 }
@@ -47,7 +48,7 @@ async fn start_up_creates_the_database_and_applies_migrations() {
 #[tokio::test]
 async fn every_migration_reverts_and_reapplies() {
     let env = TestEnv::new().await;
-    let state = AppState::connect(&env.config(&[])).await.unwrap();
+    let state = Backends::connect(&env.config(&[])).await.unwrap();
     let db = &state.db;
 
     MIGRATOR.undo(db, 0).await.expect("all migrations revert");
@@ -66,7 +67,7 @@ async fn every_migration_reverts_and_reapplies() {
 #[tokio::test]
 async fn migrations_can_be_left_to_a_release_step() {
     let env = TestEnv::new().await;
-    let state = AppState::connect(&env.config(&[("DATABASE_MIGRATE", "false")]))
+    let state = Backends::connect(&env.config(&[("DATABASE_MIGRATE", "false")]))
         .await
         .unwrap();
     let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
@@ -80,7 +81,7 @@ async fn migrations_can_be_left_to_a_release_step() {
 #[tokio::test]
 async fn a_missing_database_is_an_error_when_creation_is_off() {
     let env = TestEnv::new().await;
-    let err = AppState::connect(&env.config(&[("DATABASE_CREATE_IF_MISSING", "false")]))
+    let err = Backends::connect(&env.config(&[("DATABASE_CREATE_IF_MISSING", "false")]))
         .await
         .err()
         .expect("connecting to a database that does not exist fails");
@@ -93,7 +94,7 @@ async fn a_missing_database_is_an_error_when_creation_is_off() {
 async fn runaway_statements_are_cancelled_by_the_statement_timeout() {
     let env = TestEnv::new().await;
     let config = env.config(&[("DATABASE_STATEMENT_TIMEOUT_MS", "200")]);
-    let state = AppState::connect(&config).await.unwrap();
+    let state = Backends::connect(&config).await.unwrap();
     let started = std::time::Instant::now();
     let err = sqlx::query("SELECT pg_sleep(5)")
         .execute(&state.db)
@@ -104,7 +105,7 @@ async fn runaway_statements_are_cancelled_by_the_statement_timeout() {
         "cancelled early"
     );
     let app_error = AppError::from(err);
-    assert_eq!(app_error.status(), 503, "{app_error:?}");
+    assert_eq!(status_of(&app_error), 503, "{app_error:?}");
     state.db.close().await;
 }
 

@@ -15,6 +15,7 @@ async fn a_request_span_is_exported_over_otlp() {
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
         ("OTEL_SERVICE_NAME", "otlp-test-service"),
     ]);
+    common::install_crypto_provider();
     let guard = telemetry::init(&config.telemetry).unwrap();
     let server = TestServer::start(&config).await;
 

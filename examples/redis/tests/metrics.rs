@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::{collections::BTreeSet, path::Path, sync::Arc};
+use std::{collections::BTreeSet, path::Path};
 
 use common::{OtlpReceiver, TestEnv, TestServer, eventually, otlp_attr as attr};
 use opentelemetry_proto::tonic::metrics::v1::{Metric, metric::Data};
 
-use task_svc::infra::mail::LogMailer;
 use task_svc::telemetry;
 
 // Two worker threads: flushing blocks one while the receiver answers on the other.
@@ -24,16 +23,9 @@ async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
         ("AUTH_RATE_LIMIT_BURST", "3"),
         ("JOBS_POLL_INTERVAL_MS", "50"),
     ]);
+    common::install_crypto_provider();
     let guard = telemetry::init(&config.telemetry).unwrap();
     let server = TestServer::start(&config).await;
-    let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = server.state().jobs.start_worker(
-        server.state().job_runner(Arc::new(LogMailer)),
-        &config.jobs,
-        async move {
-            let _ = stopped.await;
-        },
-    );
 
     for path in ["/healthz", "/healthz", "/no/such/route"] {
         server.get(path).await;
@@ -63,15 +55,13 @@ async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
             "SELECT count(*) FILTER (WHERE status <> 'done'), count(*) FILTER (WHERE status = 'done')
              FROM jobs",
         )
-        .fetch_one(&server.state().db)
+        .fetch_one(server.db())
         .await
         .unwrap();
         pending == 0 && done > 0
     })
     .await;
 
-    let _ = stop_worker.send(());
-    worker.await.unwrap();
     server.shutdown().await.unwrap();
     // Shutting the meter provider down exports what it has collected.
     tokio::task::spawn_blocking(move || guard.shutdown())

@@ -11,18 +11,16 @@ use std::{
     time::Duration,
 };
 
-use common::{PASSWORD, Session, TestEnv, TestServer, config_from, eventually};
+use common::{PASSWORD, Session, TestEnv, TestServer, eventually};
 use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, task::JoinHandle};
 
-use task_svc::app::readiness::Readiness;
 use task_svc::config::Config;
-use task_svc::infra::postgres;
 use task_svc::infra::redis::Redis;
-use task_svc::infra::redis::RedisProbe;
-use task_svc::{AppState, app};
+use task_svc::startup::Application;
+use task_svc::startup::Backends;
 
 /// A TCP proxy in front of the real Redis that the test can cut off and restore, as a
 /// network failure or a Redis restart would.
@@ -158,23 +156,15 @@ impl EventStream {
 #[tokio::test]
 async fn readyz_reports_degraded_not_unavailable_when_redis_is_unreachable() {
     let env = TestEnv::new().await;
-    let up = AppState::connect(&env.config(&[])).await.unwrap();
-    let down = config_from(&[
-        ("DATABASE_URL", env.db.url.as_str()),
+    let db = Backends::connect(&env.config(&[])).await.unwrap().db;
+    let down = env.config(&[
         ("REDIS_URL", "redis://127.0.0.1:1"),
         ("REDIS_TIMEOUT_MS", "300"),
+        ("JOBS_WORKER", "false"),
     ]);
-    let readiness = Readiness::new(
-        vec![
-            Arc::new(postgres::PostgresProbe(
-                postgres::connect_lazy(&down.database).unwrap(),
-            )),
-            Arc::new(RedisProbe(Redis::connect_lazy(&down.redis).unwrap())),
-        ],
-        Duration::from_secs(2),
-    );
-    let state = common::assemble(&down, up.db.clone(), readiness).await;
-    let server = TestServer::serve(app(state, &down.http), Duration::from_secs(1)).await;
+    let redis = Redis::connect_lazy(&down.redis).unwrap();
+    let app = Application::on(down, Backends { db, redis }).await.unwrap();
+    let server = TestServer::run(app).await;
 
     let response = server.get("/readyz").await;
     assert_eq!(response.status(), 200, "Redis is optional: still ready");
@@ -184,7 +174,6 @@ async fn readyz_reports_degraded_not_unavailable_when_redis_is_unreachable() {
     assert_eq!(body["checks"]["redis"], "down");
     assert_eq!(body["failing"], json!(["redis"]));
     server.shutdown().await.unwrap();
-    up.db.close().await;
 }
 
 #[tokio::test]
@@ -194,7 +183,7 @@ async fn start_up_fails_fast_when_redis_is_unreachable() {
         ("REDIS_URL", "redis://127.0.0.1:1"),
         ("REDIS_TIMEOUT_MS", "300"),
     ]);
-    let err = AppState::connect(&config)
+    let err = Backends::connect(&config)
         .await
         .err()
         .expect("no Redis, no start");
@@ -225,7 +214,7 @@ async fn a_task_is_served_from_the_cache_and_every_write_invalidates_it() {
     // Changed behind the service's back: the cached copy is what GET serves (cache-aside).
     sqlx::query("UPDATE tasks SET title = 'Changed in psql' WHERE id = $1::uuid")
         .bind(id)
-        .execute(&server.state().db)
+        .execute(server.db())
         .await
         .unwrap();
     assert_eq!(title_of(&server, &ada, id).await, "Original");

@@ -7,7 +7,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use common::{PASSWORD, TestEnv, TestServer};
+use common::{PASSWORD, TestEnv, TestServer, assert_problem};
 use reqwest::Method;
 use serde_json::json;
 
@@ -25,7 +25,7 @@ async fn logins_are_audited_with_request_id_and_client_ip() {
     server.state().audit.flush().await;
     let rows: Vec<(String, Option<String>, Option<String>)> =
         sqlx::query_as("SELECT kind, client_ip, request_id FROM security_events ORDER BY id")
-            .fetch_all(&server.state().db)
+            .fetch_all(server.db())
             .await
             .unwrap();
     let kinds: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
@@ -54,7 +54,7 @@ async fn a_burst_of_failed_logins_raises_one_spike_alert() {
     server.state().audit.flush().await;
     let detail: Vec<serde_json::Value> =
         sqlx::query_scalar("SELECT detail FROM security_events WHERE kind = 'login_failure_spike'")
-            .fetch_all(&server.state().db)
+            .fetch_all(server.db())
             .await
             .unwrap();
     assert_eq!(detail.len(), 1, "one alert per window");
@@ -89,11 +89,13 @@ async fn hostile_strings_are_stored_and_returned_inert() {
         .unwrap();
     assert_eq!(me["email"], email);
     assert_eq!(me["display_name"], name);
-    // An injected `OR 1=1` finds nobody, and the users table survived.
-    let injected = server.login("' OR 1=1 --", PASSWORD).await;
+    // An injected `OR 1=1` is no email address at all; one shaped like an address finds
+    // nobody; and the users table survived.
+    assert_problem(server.login("' OR 1=1 --", PASSWORD).await, 422).await;
+    let injected = server.login("x'--or'1'='1@example.com", PASSWORD).await;
     assert_eq!(injected.status(), 401);
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&server.state().db)
+        .fetch_one(server.db())
         .await
         .unwrap();
     assert_eq!(users, 1);

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::{
@@ -18,9 +17,10 @@ use super::{
     sessions::{NewRefreshToken, Rotation, SessionRepository},
     tokens::{RefreshSecret, Tokens, hash_refresh},
     users::{NewUser, UserRepository},
+    welcome::WelcomeEmail,
 };
 use crate::{
-    domain::user::{Caller, Role, User, email_key},
+    domain::user::{Caller, DisplayName, Email, NewPassword, Password, Role, User},
     error::AppError,
 };
 
@@ -34,9 +34,9 @@ pub struct Session {
 }
 
 pub struct Registration {
-    pub email: String,
-    pub display_name: String,
-    pub password: SecretString,
+    pub email: Email,
+    pub display_name: DisplayName,
+    pub password: NewPassword,
 }
 
 const BAD_CREDENTIALS: &str = "the email or the password is wrong";
@@ -55,19 +55,19 @@ pub struct AuthService {
 
 impl AuthService {
     pub async fn register(&self, origin: &Origin, form: Registration) -> Result<User, AppError> {
-        let email = form.email.trim().to_owned();
-        self.limit(origin, Some(&email_key(&email)), Action::Register)
+        let email = String::from(form.email.clone());
+        self.limit(origin, Some(&form.email.key()), Action::Register)
             .await?;
-        let password = self.passwords.hash(form.password).await?;
+        let password = self.passwords.hash(form.password.secret()).await?;
         let id = Uuid::now_v7();
-        let display_name = form.display_name.trim().to_owned();
+        let display_name = String::from(form.display_name);
         // The welcome email is queued in the account's own transaction (an outbox): it is
         // sent exactly when the account exists.
-        let welcome = Job::WelcomeEmail {
+        let welcome = Job::new(&WelcomeEmail {
             user_id: id,
             email: email.clone(),
             display_name: display_name.clone(),
-        };
+        });
         let user = self
             .users
             .create(
@@ -95,14 +95,14 @@ impl AuthService {
     pub async fn login(
         &self,
         origin: &Origin,
-        email: &str,
-        password: SecretString,
+        email: &Email,
+        password: Password,
     ) -> Result<Session, AppError> {
-        let key = email_key(email);
+        let key = email.key();
         self.limit(origin, Some(&key), Action::Login).await?;
         let credentials = self.users.credentials(&key).await?;
         let stored = credentials.as_ref().map(|c| c.password.clone());
-        let verified = self.passwords.verify(password.clone(), stored).await?;
+        let verified = self.passwords.verify(password.secret(), stored).await?;
         let failure = |reason: &str, user: Option<Uuid>| {
             let mut event = SecurityEvent::new("login_failed")
                 .email(&key)
@@ -122,7 +122,7 @@ impl AuthService {
         if verified == Verified::YesButRehash {
             // The pepper or the parameters changed since this hash was made: upgrade it now,
             // while we hold the password. A failure here must not fail the login.
-            match self.passwords.hash(password).await {
+            match self.passwords.hash(password.secret()).await {
                 Ok(fresh) => {
                     if let Err(err) = self.users.set_password(user_id, fresh).await {
                         tracing::warn!(error = %err, "could not store the re-hashed password");

@@ -4,8 +4,8 @@
 //! (`http::rate_limit`).
 //!
 //! These limits live in this process's memory, so with several instances each counts on its
-//! own. The per-account limit can be given a [`SharedLimit`] (Redis in the redis variants),
-//! which every instance counts in; when it is unavailable the in-memory limit stands in.
+//! own. The per-account limit can be given a [`SharedLimit`], a store every instance counts
+//! in; when it is unavailable the in-memory limit stands in.
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 

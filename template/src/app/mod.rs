@@ -15,6 +15,7 @@ pub mod limits;
 pub mod mail;
 pub mod passwords;
 pub mod readiness;
+pub mod services;
 pub mod sessions;
 {%- if redis %}
 pub mod task_feed;
@@ -25,3 +26,4 @@ pub mod users;
 {%- if webhooks %}
 pub mod webhooks;
 {%- endif %}
+pub mod welcome;

@@ -14,7 +14,9 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use flate2::read::GzDecoder;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use crate::error::AppError;
 
 /// The OpenAPI document, serialized once at start-up; cloning it per request is a reference
@@ -121,4 +123,12 @@ fn inflated_bundle() -> Result<&'static [u8], &'static str> {
         })
         .as_deref()
         .map_err(String::as_str)
+}
+
+/// The OpenAPI document and the API reference page.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(openapi_json))
+        .routes(routes!(redoc_page))
+        .routes(routes!(redoc_bundle))
 }

@@ -10,13 +10,14 @@ use axum::{
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use super::AppState;
 use super::{extract::Authorized, tasks::TaskResponse};
 use crate::{
-    AppState,
     app::{task_feed::FeedItem, tasks::TaskEventKind},
-    error::{AppError, Problem},
+    error::AppError,
 };
 
 /// The data of one event; the SSE event name is its `kind`.
@@ -39,8 +40,7 @@ pub struct TaskEventData {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "An endless `text/event-stream`; each event's data is a TaskEventData", content_type = "text/event-stream", body = TaskEventData),
-        (status = 401, description = "No valid access token", body = Problem),
-        (status = 503, description = "Live events are unavailable (Redis is down); retry after `Retry-After`", body = Problem),
+        (status = 503, description = "Live events are unavailable (Redis is down); retry after `Retry-After`"),
     )
 )]
 pub async fn task_events(
@@ -68,4 +68,9 @@ pub async fn task_events(
     });
     // A comment line every 15 s keeps proxies from closing an idle stream.
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// The live task event stream.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(task_events))
 }

@@ -1,9 +1,9 @@
 //! Extractors every handler uses instead of axum's raw ones, so every rejection has the
 //! documented status and the one problem body:
 //!
-//! - [`ValidJson`] / [`ValidQuery`]: parse, then validate with `validator`; syntax errors are
-//!   400, wrong types, unknown or missing fields and failed rules are 422 with one entry per
-//!   field in `errors`;
+//! - [`JsonBody`] / [`QueryParams`]: parse into types that hold their own rules; syntax
+//!   errors are 400, wrong types, unknown or missing fields and broken rules are 422 naming
+//!   the field in `errors`;
 //! - [`Authorized`]: the caller from the bearer token (401 without a valid one), holding at
 //!   least the role its type names (403 otherwise);
 //! - [`RequestOrigin`]: client IP (honouring `TRUSTED_PROXY_HOPS`) and request id.
@@ -23,126 +23,99 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
-use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
-use super::request_id::{self, RequestId};
+use super::request_id::RequestId;
+use super::{AppState, problem::Problem};
 use crate::{
-    AppState,
     app::audit::Origin,
+    context,
     domain::user::{Caller, Role},
-    error::{AppError, FieldError, Problem},
+    error::{AppError, FieldError},
 };
 
-/// A JSON body that parsed and passed its `#[validate]` rules.
-pub struct ValidJson<T>(pub T);
+// ANCHOR: parse_once
+/// A JSON body parsed into `T`, whose fields are the domain's own types (`Title`, `Email`,
+/// ...): a value that does not hold to its type's rules fails the parse, so a handler only
+/// ever sees valid input. Syntax errors are 400; a wrong type, an unknown or missing field or
+/// a broken rule is 422 naming the field.
+pub struct JsonBody<T>(pub T);
 
-impl<S, T> FromRequest<S> for ValidJson<T>
+impl<S, T> FromRequest<S> for JsonBody<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned + Validate,
+    T: DeserializeOwned,
 {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) = Json::<T>::from_request(request, state)
-            .await
-            .map_err(json_rejection)?;
-        value
-            .validate()
-            .map_err(|errors| AppError::Validation(field_errors(&errors)).into_response())?;
-        Ok(Self(value))
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            // Well-formed JSON of the wrong shape: say which field, as a 422.
+            Err(JsonRejection::JsonDataError(err)) => {
+                let error = field_error::<serde_json::Error>(&err, |inner| {
+                    // serde_json appends the position, which means nothing to a client that
+                    // built its body as an object.
+                    let message = inner.to_string();
+                    let at = format!(" at line {} column {}", inner.line(), inner.column());
+                    message.strip_suffix(&at).unwrap_or(&message).to_owned()
+                })
+                .unwrap_or_else(|| FieldError::new("body", err.body_text()));
+                Err(AppError::Validation(vec![error]).into_response())
+            }
+            // Not JSON at all, a wrong content type, an oversized body: keep axum's status
+            // (400, 415, 413) with the problem body.
+            Err(rejection) => Err(Problem::new(rejection.status())
+                .with_detail(rejection.body_text())
+                .into_response()),
+        }
     }
 }
 
-/// A query string that parsed and passed its `#[validate]` rules.
-pub struct ValidQuery<T>(pub T);
+/// A query string parsed into `T`; what does not parse is a 422 naming the parameter.
+pub struct QueryParams<T>(pub T);
 
-impl<S, T> FromRequestParts<S> for ValidQuery<T>
+impl<S, T> FromRequestParts<S> for QueryParams<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned + Validate,
+    T: DeserializeOwned,
 {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Query(value) = Query::<T>::from_request_parts(parts, state).await.map_err(
             |rejection: QueryRejection| {
-                AppError::Validation(vec![FieldError::new("query", rejection.body_text())])
-                    .into_response()
+                let error = field_error::<serde::de::value::Error>(&rejection, ToString::to_string)
+                    .unwrap_or_else(|| FieldError::new("query", rejection.body_text()));
+                AppError::Validation(vec![error]).into_response()
             },
         )?;
-        value
-            .validate()
-            .map_err(|errors| AppError::Validation(field_errors(&errors)).into_response())?;
         Ok(Self(value))
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> Response {
-    match &rejection {
-        // Well-formed JSON of the wrong shape: say which field, as a 422.
-        JsonRejection::JsonDataError(err) => {
-            // axum wraps serde_path_to_error's error, which knows the failing field's path.
-            let mut cause = std::error::Error::source(err);
-            let source = std::iter::from_fn(|| {
-                let current = cause?;
-                cause = current.source();
-                Some(current)
-            })
-            .find_map(|e| e.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>());
-            let error = match source {
-                Some(err) => {
-                    let path = err.path().to_string();
-                    let field = if path == "." { "body".to_owned() } else { path };
-                    FieldError::new(field, err.inner().to_string())
-                }
-                None => FieldError::new("body", rejection.body_text()),
-            };
-            AppError::Validation(vec![error]).into_response()
-        }
-        // Not JSON at all, a wrong content type, an oversized body: keep axum's status
-        // (400, 415, 413) with the problem body.
-        _ => Problem::new(rejection.status())
-            .with_detail(rejection.body_text())
-            .into_response(),
-    }
+/// The failing field's path and message, from the `serde_path_to_error` error axum keeps in
+/// `rejection`'s sources.
+fn field_error<E>(
+    rejection: &(dyn std::error::Error + 'static),
+    message: impl Fn(&E) -> String,
+) -> Option<FieldError>
+where
+    E: std::error::Error + 'static,
+{
+    let mut cause = rejection.source();
+    std::iter::from_fn(|| {
+        let current = cause?;
+        cause = current.source();
+        Some(current)
+    })
+    .find_map(|e| e.downcast_ref::<serde_path_to_error::Error<E>>())
+    .map(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        FieldError::new(field, message(err.inner()))
+    })
 }
-
-/// Flattens validator's report into one entry per failed rule; nested structs are named
-/// `outer.inner`.
-pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
-    let mut out = Vec::new();
-    collect(errors, "", &mut out);
-    out.sort_by(|a, b| a.field.cmp(&b.field));
-    out
-}
-
-fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
-    for (field, kind) in errors.errors() {
-        let name = if prefix.is_empty() {
-            field.to_string()
-        } else {
-            format!("{prefix}.{field}")
-        };
-        match kind {
-            ValidationErrorsKind::Field(list) => {
-                for error in list {
-                    let message = error.message.as_ref().map_or_else(
-                        || format!("failed the `{}` rule", error.code),
-                        ToString::to_string,
-                    );
-                    out.push(FieldError::new(name.clone(), message));
-                }
-            }
-            ValidationErrorsKind::Struct(inner) => collect(inner, &name, out),
-            ValidationErrorsKind::List(items) => {
-                for (index, inner) in items {
-                    collect(inner, &format!("{name}[{index}]"), out);
-                }
-            }
-        }
-    }
-}
+// ANCHOR_END: parse_once
 
 /// The least role a route requires, named by a type so the requirement is part of the
 /// handler's signature (and so of its review and its OpenAPI entry).
@@ -204,17 +177,21 @@ impl FromRequestParts<AppState> for RequestOrigin {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let client_ip = client_ip(&parts.extensions, &parts.headers, state.trusted_proxy_hops)
-            .ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!(
-                    "no peer address: serve with into_make_service_with_connect_info"
-                ))
-            })?;
+        let client_ip = client_ip(
+            &parts.extensions,
+            &parts.headers,
+            state.trusted_proxy_hops(),
+        )
+        .ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!(
+                "no peer address: serve with into_make_service_with_connect_info"
+            ))
+        })?;
         let request_id = parts
             .extensions
             .get::<RequestId>()
             .map(|id| id.0.clone())
-            .or_else(request_id::current);
+            .or_else(context::request_id);
         Ok(Self(Origin {
             client_ip,
             request_id,

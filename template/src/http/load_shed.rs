@@ -23,7 +23,7 @@ use opentelemetry::metrics::Counter;
 use tokio::sync::Semaphore;
 
 use super::health::PROBES;
-use crate::error::Problem;
+use super::problem::Problem;
 
 #[derive(Clone)]
 pub struct InFlightLimit {

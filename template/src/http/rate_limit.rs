@@ -15,11 +15,8 @@ use tower_governor::{
     key_extractor::KeyExtractor,
 };
 
-use super::extract::client_ip;
-use crate::{
-    config::RateLimitConfig,
-    error::{AppError, Problem},
-};
+use super::{extract::client_ip, problem::Problem};
+use crate::{config::RateLimitConfig, error::AppError};
 
 /// Keys the limit by client IP, trusting `X-Forwarded-For` only as far as configured.
 #[derive(Debug, Clone, Copy)]

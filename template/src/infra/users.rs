@@ -46,10 +46,8 @@ impl TryFrom<UserRow> for User {
     }
 }
 
-/// The column has a CHECK constraint, so a failure here means the schema and code disagree.
 fn parse_role(role: &str) -> Result<Role, AppError> {
-    role.parse()
-        .map_err(|err: String| AppError::Internal(anyhow::anyhow!(err)))
+    super::postgres::stored("users.role", role)
 }
 
 #[async_trait]

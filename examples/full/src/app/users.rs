@@ -12,7 +12,7 @@ use super::{
     sessions::SessionRepository,
 };
 use crate::{
-    domain::user::{Caller, Role, User},
+    domain::user::{Caller, Role, User, email_key},
     error::AppError,
 };
 
@@ -126,6 +126,41 @@ impl UserAdmin {
             );
         }
         Ok(after)
+    }
+
+    /// Makes the account with `email` an admin: how the first admin is made, since only
+    /// admins change roles through the API (`grant-admin`, run by an operator).
+    pub async fn grant_admin(&self, email: &str) -> Result<User, AppError> {
+        let user = self
+            .users
+            .set_role_by_email(&email_key(email), Role::Admin)
+            .await?
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "no account has the email {email:?}: register it first"
+                ))
+            })?;
+        self.audit.record(
+            SecurityEvent::new("admin_granted")
+                .user(user.id)
+                .detail(serde_json::json!({ "by": "grant-admin command" })),
+        );
+        Ok(user)
+    }
+
+    /// The id of the account with `email`.
+    pub async fn id_of(&self, email: &str) -> Result<Uuid, AppError> {
+        Ok(self
+            .users
+            .credentials(&email_key(email))
+            .await?
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "no account has the email {email:?}: register it first"
+                ))
+            })?
+            .user
+            .id)
     }
 
     pub async fn delete(&self, origin: &Origin, caller: &Caller, id: Uuid) -> Result<(), AppError> {

@@ -1,25 +1,173 @@
 //! Accounts: who a user is, what role they hold, and the rules for the values they submit.
 
-use std::{fmt, str::FromStr};
-
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
+use validator::ValidateEmail;
 
 /// Passwords shorter than this are refused (NIST SP 800-63B asks for at least 8; we ask more).
-pub const PASSWORD_MIN_CHARS: u64 = 12;
+pub const PASSWORD_MIN_CHARS: usize = 12;
 /// Passwords longer than this are refused, so nobody can make the server hash a megabyte.
-pub const PASSWORD_MAX_CHARS: u64 = 128;
+pub const PASSWORD_MAX_CHARS: usize = 128;
 /// The longest address SMTP allows.
-pub const EMAIL_MAX_CHARS: u64 = 254;
-pub const DISPLAY_NAME_MAX_CHARS: u64 = 100;
+pub const EMAIL_MAX_CHARS: usize = 254;
+pub const DISPLAY_NAME_MAX_CHARS: usize = 100;
+
+/// An email address as its owner typed it (trimmed), which must look like one. Accounts are
+/// unique and looked up by its [`Email::key`], so case does not matter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl TryFrom<String> for Email {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        let email = raw.trim();
+        if email.chars().count() > EMAIL_MAX_CHARS {
+            return Err(format!("must be at most {EMAIL_MAX_CHARS} characters"));
+        }
+        if !email.validate_email() {
+            return Err("must be an email address".into());
+        }
+        Ok(Self(email.to_owned()))
+    }
+}
+
+impl From<Email> for String {
+    fn from(email: Email) -> Self {
+        email.0
+    }
+}
+
+impl Email {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key under which the address is unique and looked up (see [`email_key`]).
+    pub fn key(&self) -> String {
+        email_key(&self.0)
+    }
+}
+
+/// The name shown for an account: trimmed, 1 to 100 characters, one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DisplayName(String);
+
+impl TryFrom<String> for DisplayName {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        let name = raw.trim();
+        let chars = name.chars().count();
+        if chars == 0 || chars > DISPLAY_NAME_MAX_CHARS {
+            return Err(format!(
+                "must be 1 to {DISPLAY_NAME_MAX_CHARS} characters after trimming"
+            ));
+        }
+        if has_control_chars(name) {
+            return Err("must be one line without control characters".into());
+        }
+        Ok(Self(name.to_owned()))
+    }
+}
+
+impl From<DisplayName> for String {
+    fn from(name: DisplayName) -> Self {
+        name.0
+    }
+}
+
+impl DisplayName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password as typed at login: 1 to 128 characters (longer ones are refused before any
+/// hashing). Never printed, never serialized.
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Password(SecretString);
+
+impl TryFrom<String> for Password {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        let chars = raw.chars().count();
+        if chars == 0 || chars > PASSWORD_MAX_CHARS {
+            return Err(format!("must be 1 to {PASSWORD_MAX_CHARS} characters"));
+        }
+        Ok(Self(SecretString::from(raw)))
+    }
+}
+
+/// A password an account is given: 12 to 128 characters.
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct NewPassword(SecretString);
+
+impl TryFrom<String> for NewPassword {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        let chars = raw.chars().count();
+        if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&chars) {
+            return Err(format!(
+                "must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters"
+            ));
+        }
+        Ok(Self(SecretString::from(raw)))
+    }
+}
+
+macro_rules! secret_debug {
+    ($($ty:ty),+) => {
+        $(
+            impl std::fmt::Debug for $ty {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("[REDACTED]")
+                }
+            }
+
+            impl $ty {
+                /// The secret itself, for hashing.
+                pub fn secret(&self) -> SecretString {
+                    self.0.clone()
+                }
+
+                pub fn expose(&self) -> &str {
+                    self.0.expose_secret()
+                }
+            }
+        )+
+    };
+}
+
+secret_debug!(Password, NewPassword);
 
 /// What a user may do. Ordered: an admin may do everything a user may.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
 )]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Role {
     User,
     Admin,
@@ -27,28 +175,7 @@ pub enum Role {
 
 impl Role {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "user" => Ok(Self::User),
-            "admin" => Ok(Self::Admin),
-            other => Err(format!("unknown role {other:?}")),
-        }
+        self.into()
     }
 }
 
@@ -108,6 +235,34 @@ mod tests {
     #[test]
     fn email_keys_ignore_case_and_surrounding_space() {
         assert_eq!(email_key("  Ada@Example.COM "), "ada@example.com");
+        let email = Email::try_from("  Ada@Example.COM ".to_owned()).unwrap();
+        assert_eq!(email.as_str(), "Ada@Example.COM");
+        assert_eq!(email.key(), "ada@example.com");
+    }
+
+    #[test]
+    fn account_values_are_checked_when_they_are_made() {
+        assert!(Email::try_from("not an email".to_owned()).is_err());
+        assert!(Email::try_from(format!("{}@example.com", "a".repeat(250))).is_err());
+        assert!(DisplayName::try_from("  ".to_owned()).is_err());
+        assert!(DisplayName::try_from("two\nlines".to_owned()).is_err());
+        assert_eq!(
+            DisplayName::try_from(" Ada ".to_owned()).unwrap().as_str(),
+            "Ada"
+        );
+        assert!(NewPassword::try_from("short".to_owned()).is_err());
+        assert!(NewPassword::try_from("é".repeat(129)).is_err());
+        assert!(
+            NewPassword::try_from("é".repeat(12)).is_ok(),
+            "characters, not bytes"
+        );
+        assert!(Password::try_from(String::new()).is_err());
+        assert!(
+            Password::try_from("short".to_owned()).is_ok(),
+            "login takes any length"
+        );
+        let password = NewPassword::try_from("correct horse battery".to_owned()).unwrap();
+        assert_eq!(format!("{password:?}"), "[REDACTED]");
     }
 
     #[test]

@@ -38,12 +38,13 @@ use tower_http::{
 };
 use tracing::{Span, field::Empty};
 
+use super::problem::Problem;
 use super::{
     load_shed::{self, InFlightLimit},
     metrics::HttpMetrics,
     request_id::{self, RequestId},
 };
-use crate::{config::HttpConfig, error::Problem, telemetry};
+use crate::{config::HttpConfig, telemetry};
 
 /// Smaller responses go out uncompressed. Each compressed response sets up a deflate state of
 /// a few hundred kB, zeroed first: for a task of a few hundred bytes (tower-http compresses

@@ -6,38 +6,17 @@ use axum::{
     http::StatusCode,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
-use validator::Validate;
 
+use super::AppState;
 use super::{
     auth::UserResponse,
-    extract::{Admin, Authorized, RequestOrigin, ValidJson, ValidQuery},
+    extract::{Admin, Authorized, JsonBody, QueryParams, RequestOrigin},
+    paging::PageQuery,
 };
-use crate::{
-    AppState,
-    app::{MAX_PAGE, users::UserChange},
-    domain::user::Role,
-    error::{AppError, Problem},
-};
-
-#[derive(Debug, Deserialize, Validate, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// 1 to 100; default 20.
-    #[validate(range(min = 1, max = MAX_PAGE, message = "must be 1 to 100"))]
-    #[serde(default = "default_limit")]
-    pub limit: i64,
-    /// Default 0.
-    #[validate(range(min = 0, message = "must not be negative"))]
-    #[serde(default)]
-    pub offset: i64,
-}
-
-fn default_limit() -> i64 {
-    20
-}
+use crate::{app::users::UserChange, domain::user::Role, error::AppError};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserPage {
@@ -48,21 +27,14 @@ pub struct UserPage {
     pub offset: i64,
 }
 
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+/// At least one of the fields.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[validate(schema(function = "some_change"))]
+#[schema(min_properties = 1)]
 pub struct UserPatch {
     pub role: Option<Role>,
     /// `true` disables the account and ends its sessions; `false` enables it again.
     pub disabled: Option<bool>,
-}
-
-fn some_change(patch: &UserPatch) -> Result<(), validator::ValidationError> {
-    if patch.role.is_none() && patch.disabled.is_none() {
-        return Err(validator::ValidationError::new("empty")
-            .with_message("set `role`, `disabled` or both".into()));
-    }
-    Ok(())
 }
 
 /// List accounts, oldest first.
@@ -71,25 +43,23 @@ fn some_change(patch: &UserPatch) -> Result<(), validator::ValidationError> {
     path = "/users",
     tag = "users",
     params(PageQuery),
-    security(("bearer" = [])),
+    security(("bearer" = ["admin"])),
     responses(
         (status = 200, description = "A page of accounts", body = UserPage),
-        (status = 401, description = "No valid access token", body = Problem),
-        (status = 403, description = "The caller is not an admin", body = Problem),
-        (status = 422, description = "`limit` or `offset` out of range", body = Problem),
+        (status = 422, description = "`limit` or `offset` out of range"),
     )
 )]
 pub async fn list_users(
     State(state): State<AppState>,
     _admin: Authorized<Admin>,
-    ValidQuery(page): ValidQuery<PageQuery>,
+    QueryParams(page): QueryParams<PageQuery>,
 ) -> Result<Json<UserPage>, AppError> {
-    let (users, total) = state.users.list(page.limit, page.offset).await?;
+    let (users, total) = state.users.list(page.limit.0, page.offset.0).await?;
     Ok(Json(UserPage {
         items: users.into_iter().map(UserResponse::from).collect(),
         total,
-        limit: page.limit,
-        offset: page.offset,
+        limit: page.limit.0,
+        offset: page.offset.0,
     }))
 }
 
@@ -100,15 +70,13 @@ pub async fn list_users(
     tag = "users",
     params(("id" = Uuid, Path, description = "The account's id")),
     request_body = UserPatch,
-    security(("bearer" = [])),
+    security(("bearer" = ["admin"])),
     responses(
         (status = 200, description = "The updated account", body = UserResponse),
-        (status = 400, description = "The id is not a UUID, or the body is not JSON", body = Problem),
-        (status = 401, description = "No valid access token", body = Problem),
-        (status = 403, description = "The caller is not an admin", body = Problem),
-        (status = 404, description = "No such account", body = Problem),
-        (status = 409, description = "An admin tried to change their own account", body = Problem),
-        (status = 422, description = "A field is unknown or invalid, or nothing to change", body = Problem),
+        (status = 400, description = "The id is not a UUID, or the body is not JSON"),
+        (status = 404, description = "No such account"),
+        (status = 409, description = "An admin tried to change their own account"),
+        (status = 422, description = "A field is unknown or invalid, or nothing to change"),
     )
 )]
 pub async fn update_user(
@@ -116,8 +84,11 @@ pub async fn update_user(
     admin: Authorized<Admin>,
     RequestOrigin(origin): RequestOrigin,
     Path(id): Path<Uuid>,
-    ValidJson(patch): ValidJson<UserPatch>,
+    JsonBody(patch): JsonBody<UserPatch>,
 ) -> Result<Json<UserResponse>, AppError> {
+    if patch.role.is_none() && patch.disabled.is_none() {
+        return Err(AppError::invalid("body", "set `role`, `disabled` or both"));
+    }
     let change = UserChange {
         role: patch.role,
         disabled: patch.disabled,
@@ -135,14 +106,12 @@ pub async fn update_user(
     path = "/users/{id}",
     tag = "users",
     params(("id" = Uuid, Path, description = "The account's id")),
-    security(("bearer" = [])),
+    security(("bearer" = ["admin"])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "The id is not a UUID", body = Problem),
-        (status = 401, description = "No valid access token", body = Problem),
-        (status = 403, description = "The caller is not an admin", body = Problem),
-        (status = 404, description = "No such account", body = Problem),
-        (status = 409, description = "An admin tried to delete themselves", body = Problem),
+        (status = 400, description = "The id is not a UUID"),
+        (status = 404, description = "No such account"),
+        (status = 409, description = "An admin tried to delete themselves"),
     )
 )]
 pub async fn delete_user(
@@ -153,4 +122,11 @@ pub async fn delete_user(
 ) -> Result<StatusCode, AppError> {
     state.users.delete(&origin, &admin.caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Account management, for admins.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users))
+        .routes(routes!(update_user, delete_user))
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::postgres::stored;
 use crate::{
     app::jobs::{
         Claimed, Job, JobQueue, JobRecord, JobStatus, Lease, Outcome, QueueDepth, Requeued,
@@ -20,14 +21,13 @@ pub struct PgJobQueue(pub PgPool);
 /// Adds `job` on `conn`, which is normally inside the transaction of the change that causes
 /// it. `false` when a job with the same key exists already.
 pub async fn enqueue(conn: &mut PgConnection, job: &Job) -> Result<bool, sqlx::Error> {
-    let payload = serde_json::to_value(job).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
     let inserted = sqlx::query!(
         "INSERT INTO jobs (id, kind, key, payload) VALUES ($1, $2, $3, $4)
          ON CONFLICT (key) DO NOTHING",
         Uuid::now_v7(),
-        job.kind(),
-        job.key(),
-        payload,
+        job.kind,
+        job.key,
+        job.payload,
     )
     .execute(conn)
     .await?
@@ -55,11 +55,7 @@ impl TryFrom<JobRow> for JobRecord {
             id: row.id,
             kind: row.kind,
             key: row.key,
-            // The column has a CHECK constraint: a failure means schema and code disagree.
-            status: row
-                .status
-                .parse()
-                .map_err(|err: String| AppError::Internal(anyhow::anyhow!(err)))?,
+            status: stored("jobs.status", &row.status)?,
             attempts: row.attempts,
             run_at: row.run_at,
             last_error: row.last_error,
@@ -202,11 +198,7 @@ impl JobQueue for PgJobQueue {
             .fetch_optional(&self.0)
             .await?;
         match status {
-            Some(status) => {
-                Ok(Requeued::NotDead(status.parse().map_err(
-                    |err: String| AppError::Internal(anyhow::anyhow!(err)),
-                )?))
-            }
+            Some(status) => Ok(Requeued::NotDead(stored("jobs.status", &status)?)),
             None => Ok(Requeued::NoSuchJob),
         }
     }

@@ -283,4 +283,8 @@ impl TaskRepository for CachedTaskRepository {
     async fn purge_expired_keys(&self) -> Result<u64, AppError> {
         self.inner.purge_expired_keys().await
     }
+
+    async fn seed(&self, owner: Uuid, count: i64) -> Result<u64, AppError> {
+        self.inner.seed(owner, count).await
+    }
 }

@@ -8,25 +8,29 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+mod redis;
+
 use std::{collections::HashMap, net::SocketAddr, path::Path, time::Duration};
 
 use opentelemetry_proto::tonic::{
     collector::{metrics::v1::ExportMetricsServiceRequest, trace::v1::ExportTraceServiceRequest},
     common::v1::{KeyValue as OtlpKeyValue, any_value::Value as AnyValue},
 };
+use sqlx::PgPool;
 use testcontainers_modules::{
     postgres::Postgres,
-    redis::{REDIS_PORT, Redis},
     testcontainers::{ContainerAsync, runners::AsyncRunner},
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use task_svc::app::readiness::Readiness;
+use task_svc::app::jobs::JobRunner;
 use task_svc::config::Config;
 use task_svc::config::HttpConfig;
-use task_svc::domain::user::Role;
-use task_svc::{AppState, Backends};
-use task_svc::{app, server};
+use task_svc::http::AppState;
+use task_svc::http::server;
+use task_svc::startup::Application;
+
+pub use redis::TestRedis;
 
 /// A setting from the environment, else from the service's `.env`, which is read but not
 /// loaded into the process environment (changing it while threads run is unsound).
@@ -124,42 +128,6 @@ pub fn with_database(url: &str, name: &str) -> String {
     }
 }
 
-/// The Redis server of this test run: `REDIS_URL`, or a container. Each test's keys and
-/// channels carry a prefix of their own, so tests running at once never see each other's.
-pub struct TestRedis {
-    pub url: String,
-    pub prefix: String,
-    _container: Option<ContainerAsync<Redis>>,
-}
-
-impl TestRedis {
-    pub async fn new() -> Self {
-        let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
-        match setting("REDIS_URL") {
-            Some(url) => Self {
-                url,
-                prefix,
-                _container: None,
-            },
-            None => {
-                let container = Redis::default().start().await.expect(
-                    "REDIS_URL is unset and no Redis container could start (is Docker running?)",
-                );
-                let host = container.get_host().await.expect("container host");
-                let port = container
-                    .get_host_port_ipv4(REDIS_PORT)
-                    .await
-                    .expect("container port");
-                Self {
-                    url: format!("redis://{host}:{port}"),
-                    prefix,
-                    _container: Some(container),
-                }
-            }
-        }
-    }
-}
-
 /// Settings every test configuration starts from; `vars` given to [`config_from`] win.
 /// Hashing is real Argon2id with lighter costs, and the limits are out of the way except in
 /// the tests that are about them.
@@ -182,19 +150,6 @@ pub fn config_from(vars: &[(&str, &str)]) -> Config {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
-}
-
-/// The app on a pool and probes of the test's choosing (as `AppState::connect` would build
-/// it, minus the probes and the fail-fast connection checks).
-pub async fn assemble(config: &Config, db: sqlx::PgPool, readiness: Readiness) -> AppState {
-    let backends = Backends {
-        db,
-        redis: task_svc::infra::redis::Redis::connect_lazy(&config.redis)
-            .expect("a valid REDIS_URL"),
-    };
-    AppState::assemble(config, backends, readiness)
-        .await
-        .expect("the app assembles")
 }
 
 /// HTTP settings for tests of the middleware stack alone, which reach no service.
@@ -250,22 +205,48 @@ pub struct Session {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    state: Option<AppState>,
+    app: Option<Running>,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// What a test may reach into of an application it started.
+struct Running {
+    state: AppState,
+    db: PgPool,
+    job_runner: JobRunner,
 }
 
 impl TestServer {
-    /// Connects to the services like `main` does (creating the database, running migrations)
-    /// and serves the app.
+    /// Builds the application as `main` does (connecting, creating the database, running
+    /// migrations) and runs it.
     pub async fn start(config: &Config) -> Self {
-        let state = AppState::connect(config)
+        let app = Application::build(config.clone())
             .await
             .expect("the app connects to its services");
-        let mut server =
-            Self::serve(app(state.clone(), &config.http), config.http.drain_timeout).await;
-        server.state = Some(state);
-        server
+        Self::run(app).await
+    }
+
+    /// Runs an application the test built (with a mailer of its own, say), as `main` runs
+    /// one: its job worker too, unless `JOBS_WORKER=false`.
+    pub async fn run(app: Application) -> Self {
+        let addr = app.local_addr().expect("local addr");
+        let running = Running {
+            state: app.state().clone(),
+            db: app.db().clone(),
+            job_runner: app.job_runner(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            client: test_client(),
+            app: Some(running),
+            stop: Some(stop),
+            task,
+        }
     }
 
     /// Serves any router; tests of the middleware and of shutdown pass their own.
@@ -273,31 +254,43 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve(
+        let serving = server::serve(
             listener,
             router,
             async {
                 let _ = stopped.await;
             },
             drain,
-        ));
-        let client = http_client()
-            .no_gzip()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("http client");
+        );
+        let task = tokio::spawn(async move { Ok(serving.await?) });
         Self {
             addr,
-            client,
-            state: None,
+            client: test_client(),
+            app: None,
             stop: Some(stop),
             task,
         }
     }
 
-    /// The state of a server made by [`TestServer::start`].
+    fn running(&self) -> &Running {
+        self.app
+            .as_ref()
+            .expect("started with TestServer::start or run")
+    }
+
+    /// The application's state: its services, as handlers see them.
     pub fn state(&self) -> &AppState {
-        self.state.as_ref().expect("started with TestServer::start")
+        &self.running().state
+    }
+
+    /// The application's pool, for looking at what it stored. Closed when it stops.
+    pub fn db(&self) -> &PgPool {
+        &self.running().db
+    }
+
+    /// What runs the application's jobs, for tests that run workers of their own.
+    pub fn job_runner(&self) -> JobRunner {
+        self.running().job_runner.clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -386,22 +379,21 @@ impl TestServer {
         }
     }
 
-    /// Registers `email` and makes it an admin, as `grant-admin` would, then logs in.
+    /// Registers `email` and makes it an admin, as `grant-admin` does, then logs in.
     pub async fn admin(&self, email: &str) -> Session {
         let registered = self.register(email, PASSWORD).await;
         assert_eq!(registered.status(), 201, "register {email}");
         self.state()
-            .auth
             .users
-            .set_role_by_email(email, Role::Admin)
+            .grant_admin(email)
             .await
-            .expect("role change")
             .expect("the account exists");
         self.log_in(email).await
     }
 
-    /// Sends the shutdown signal and waits for the server to return.
-    pub async fn shutdown(mut self) -> std::io::Result<()> {
+    /// Sends the shutdown signal and waits for the server (and, for an application, its
+    /// worker and its pool) to stop.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -409,11 +401,25 @@ impl TestServer {
     }
 }
 
-/// A builder for the tests' HTTP clients (with the TLS crypto provider that this
-/// variant's reqwest needs installed first).
+/// A builder for the tests' HTTP clients, with the process's TLS crypto provider installed
+/// first, as `main` installs it.
 pub fn http_client() -> reqwest::ClientBuilder {
-    task_svc::infra::webhook_client::install_crypto_provider();
+    install_crypto_provider();
     reqwest::Client::builder()
+}
+
+/// The TLS crypto provider `main` installs: tests that start telemetry or clients themselves
+/// call this first.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn test_client() -> reqwest::Client {
+    http_client()
+        .no_gzip()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client")
 }
 
 /// Counts the SQL statements SQLx runs on this thread while it lives (SQLx reports each one as

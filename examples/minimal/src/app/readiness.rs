@@ -14,8 +14,8 @@ use futures::future::join_all;
 
 use crate::domain::health::{DependencyStatus, HealthReport};
 
-/// A dependency that can be asked whether it is usable. `infra` implements it for Postgres
-/// (and Redis in the redis variants).
+/// A dependency that can be asked whether it is usable: `infra` implements it for each one
+/// the service connects to.
 #[async_trait]
 pub trait Probe: Send + Sync {
     /// The name the readiness report uses, e.g. `postgres`.

@@ -7,86 +7,79 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
-use validator::{Validate, ValidationError};
 
-use super::extract::{Authorized, RequestOrigin, ValidJson};
+use super::AppState;
+use super::{
+    extract::{Authorized, JsonBody, RequestOrigin},
+    schemas::{schema, string},
+};
 use crate::{
-    AppState,
     app::auth::{Registration, Session},
-    domain::user::{
-        DISPLAY_NAME_MAX_CHARS, EMAIL_MAX_CHARS, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Role,
-        User, has_control_chars,
-    },
-    error::{AppError, Problem},
+    domain::user::{DisplayName, Email, NewPassword, Password, Role, User},
+    error::AppError,
 };
 
-/// No `Debug`: the body holds a password.
-#[derive(Deserialize, Validate, ToSchema)]
+// ANCHOR: register_request
+/// Each field is a domain type that checks its own rules as it is parsed.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[validate(
-        email(message = "must be an email address"),
-        length(max = EMAIL_MAX_CHARS, message = "must be at most 254 characters")
-    )]
-    #[schema(example = "ada@example.com")]
-    pub email: String,
-    /// Shown to other people; one line, 1 to 100 characters.
-    #[validate(
-        length(min = 1, max = DISPLAY_NAME_MAX_CHARS, message = "must be 1 to 100 characters"),
-        custom(function = "single_line")
-    )]
-    #[schema(example = "Ada Lovelace")]
-    pub display_name: String,
-    /// 12 to 128 characters.
-    #[validate(length(
-        min = PASSWORD_MIN_CHARS,
-        max = PASSWORD_MAX_CHARS,
-        message = "must be 12 to 128 characters"
-    ))]
-    #[schema(example = "correct horse battery staple", format = Password)]
-    pub password: String,
+    pub email: Email,
+    /// Shown to other people.
+    pub display_name: DisplayName,
+    pub password: NewPassword,
 }
+// ANCHOR_END: register_request
 
-#[derive(Deserialize, Validate, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[validate(
-        length(min = 1, max = EMAIL_MAX_CHARS, message = "must be 1 to 254 characters"),
-        custom(function = "single_line")
-    )]
-    #[schema(example = "ada@example.com")]
-    pub email: String,
-    /// Longer than any accepted password is refused before any hashing.
-    #[validate(length(min = 1, max = PASSWORD_MAX_CHARS, message = "must be 1 to 128 characters"))]
-    #[schema(example = "correct horse battery staple", format = Password)]
-    pub password: String,
+    pub email: Email,
+    pub password: Password,
 }
 
-#[derive(Deserialize, Validate, ToSchema)]
+/// A refresh token as sent: 1 to 256 characters (the service issues 43).
+#[derive(Deserialize)]
+#[serde(try_from = "String")]
+pub struct RefreshToken(String);
+
+/// Longer than any token the service issues, far shorter than a body limit.
+const REFRESH_TOKEN_MAX_CHARS: usize = 256;
+
+impl TryFrom<String> for RefreshToken {
+    type Error = String;
+
+    fn try_from(token: String) -> Result<Self, String> {
+        if (1..=REFRESH_TOKEN_MAX_CHARS).contains(&token.len()) {
+            Ok(Self(token))
+        } else {
+            Err(format!("must be 1 to {REFRESH_TOKEN_MAX_CHARS} characters"))
+        }
+    }
+}
+
+schema! {
+    RefreshToken => string("A refresh token from `POST /auth/login` or `POST /auth/refresh`")
+        .min_length(Some(1))
+        .max_length(Some(REFRESH_TOKEN_MAX_CHARS))
+        .into();
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    #[validate(length(min = 1, max = 256, message = "must be 1 to 256 characters"))]
-    pub refresh_token: String,
+    pub refresh_token: RefreshToken,
 }
 
-#[derive(Deserialize, Validate, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
     /// Also revoke this refresh token (and every token rotated from the same login).
-    #[validate(length(min = 1, max = 256, message = "must be 1 to 256 characters"))]
-    pub refresh_token: Option<String>,
-}
-
-fn single_line(value: &str) -> Result<(), ValidationError> {
-    if has_control_chars(value) || value.trim().is_empty() {
-        return Err(ValidationError::new("single_line")
-            .with_message("must be one line of visible text".into()));
-    }
-    Ok(())
+    pub refresh_token: Option<RefreshToken>,
 }
 
 /// An account, as its owner and admins see it.
@@ -161,19 +154,19 @@ impl From<Session> for SessionResponse {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created", body = UserResponse),
-        (status = 400, description = "The body is not JSON", body = Problem),
-        (status = 409, description = "The email is taken", body = Problem),
-        (status = 413, description = "The body is too large", body = Problem),
-        (status = 415, description = "The body is not `application/json`", body = Problem),
-        (status = 422, description = "A field is missing, unknown or invalid", body = Problem),
-        (status = 429, description = "Too many attempts; see `Retry-After`", body = Problem),
-        (status = 503, description = "Busy hashing passwords; see `Retry-After`", body = Problem),
+        (status = 400, description = "The body is not JSON"),
+        (status = 409, description = "The email is taken"),
+        (status = 413, description = "The body is too large"),
+        (status = 415, description = "The body is not `application/json`"),
+        (status = 422, description = "A field is missing, unknown or invalid"),
+        (status = 429, description = "Too many attempts; see `Retry-After`"),
+        (status = 503, description = "Busy hashing passwords; see `Retry-After`"),
     )
 )]
 pub async fn register(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    ValidJson(body): ValidJson<RegisterRequest>,
+    JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), AppError> {
     let user = state
         .auth
@@ -182,7 +175,7 @@ pub async fn register(
             Registration {
                 email: body.email,
                 display_name: body.display_name,
-                password: SecretString::from(body.password),
+                password: body.password,
             },
         )
         .await?;
@@ -197,21 +190,21 @@ pub async fn register(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = SessionResponse),
-        (status = 400, description = "The body is not JSON", body = Problem),
-        (status = 401, description = "Wrong email or password (the answer does not say which)", body = Problem),
-        (status = 422, description = "A field is missing, unknown or invalid", body = Problem),
-        (status = 429, description = "Too many attempts; see `Retry-After`", body = Problem),
-        (status = 503, description = "Busy hashing passwords; see `Retry-After`", body = Problem),
+        (status = 400, description = "The body is not JSON"),
+        (status = 401, description = "Wrong email or password (the answer does not say which)"),
+        (status = 422, description = "A field is missing, unknown or invalid"),
+        (status = 429, description = "Too many attempts; see `Retry-After`"),
+        (status = 503, description = "Busy hashing passwords; see `Retry-After`"),
     )
 )]
 pub async fn login(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    ValidJson(body): ValidJson<LoginRequest>,
+    JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<SessionResponse, AppError> {
     let session = state
         .auth
-        .login(&origin, &body.email, SecretString::from(body.password))
+        .login(&origin, &body.email, body.password)
         .await?;
     Ok(session.into())
 }
@@ -224,19 +217,19 @@ pub async fn login(
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = SessionResponse),
-        (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem),
-        (status = 422, description = "A field is missing, unknown or invalid", body = Problem),
-        (status = 429, description = "Too many attempts; see `Retry-After`", body = Problem),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token"),
+        (status = 422, description = "A field is missing, unknown or invalid"),
+        (status = 429, description = "Too many attempts; see `Retry-After`"),
     )
 )]
 pub async fn refresh(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    ValidJson(body): ValidJson<RefreshRequest>,
+    JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<SessionResponse, AppError> {
     Ok(state
         .auth
-        .refresh(&origin, &body.refresh_token)
+        .refresh(&origin, &body.refresh_token.0)
         .await?
         .into())
 }
@@ -250,19 +243,19 @@ pub async fn refresh(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Signed out"),
-        (status = 401, description = "No valid access token", body = Problem),
-        (status = 422, description = "A field is unknown or invalid", body = Problem),
+        (status = 422, description = "A field is unknown or invalid"),
     )
 )]
 pub async fn logout(
     State(state): State<AppState>,
     auth: Authorized,
     RequestOrigin(origin): RequestOrigin,
-    ValidJson(body): ValidJson<LogoutRequest>,
+    JsonBody(body): JsonBody<LogoutRequest>,
 ) -> Result<StatusCode, AppError> {
+    let refresh_token = body.refresh_token.as_ref().map(|token| token.0.as_str());
     state
         .auth
-        .logout(&origin, &auth.caller, body.refresh_token.as_deref())
+        .logout(&origin, &auth.caller, refresh_token)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -275,7 +268,6 @@ pub async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Every session ended"),
-        (status = 401, description = "No valid access token", body = Problem),
     )
 )]
 pub async fn logout_all(
@@ -295,7 +287,6 @@ pub async fn logout_all(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's account", body = UserResponse),
-        (status = 401, description = "No valid access token", body = Problem),
     )
 )]
 pub async fn me(
@@ -309,4 +300,15 @@ pub async fn me(
         .await?
         .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
     Ok(Json(user.into()))
+}
+
+/// The sign-up, sign-in and session routes, and the caller's own account.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(logout_all))
+        .routes(routes!(me))
 }

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{AppState, domain::health::DependencyStatus};
+use super::AppState;
+use crate::domain::health::DependencyStatus;
 
 /// The probe paths: served outside the rate limit and the load shedding, so a busy instance is
 /// never taken for a dead one.
@@ -92,4 +94,11 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body))
+}
+
+/// The liveness and readiness probes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }

@@ -1,5 +1,6 @@
 //! Request ids: taken from `x-request-id` when the caller sent a sane one, generated otherwise,
-//! echoed on the response, and kept in a task-local so error bodies and logs can carry it.
+//! echoed on the response, and set as the request's context (`crate::context`) so error bodies,
+//! logs and audit events can carry it.
 //!
 //! tower-http's request-id layers would accept any incoming header, and an id is copied into
 //! logs and error bodies, so this small middleware validates it first (at most 128 characters of
@@ -12,20 +13,13 @@ use axum::{
     response::Response,
 };
 
+use crate::context;
+
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The id of the request being served, available to extractors and handlers.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
-
-tokio::task_local! {
-    static CURRENT: String;
-}
-
-/// The id of the request the current task is serving, if any.
-pub fn current() -> Option<String> {
-    CURRENT.try_with(Clone::clone).ok()
-}
 
 pub async fn middleware(mut request: Request, next: Next) -> Response {
     let id = request
@@ -38,7 +32,7 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
     request.headers_mut().insert(HEADER, header.clone());
     request.extensions_mut().insert(RequestId(id.clone()));
 
-    let mut response = CURRENT.scope(id, next.run(request)).await;
+    let mut response = context::with_request_id(id, next.run(request)).await;
     response.headers_mut().insert(HEADER, header);
     response
 }

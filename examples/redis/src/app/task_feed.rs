@@ -1,6 +1,6 @@
-//! Live task events for a user's open connections (`GET /tasks/events`): the port. The redis
-//! variants implement it with Redis pub/sub, so an event published by any instance reaches
-//! subscribers on every instance.
+//! Live task events for a user's open connections (`GET /tasks/events`): the port.
+//! `infra::task_events` implements it with Redis pub/sub, so an event published by any
+//! instance reaches subscribers on every instance.
 
 use std::sync::Arc;
 

@@ -1,11 +1,10 @@
 //! Tasks: what a task is, the only ways to make or change one, and which status changes are
 //! allowed.
 
-use std::{fmt, str::FromStr};
+use std::fmt;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::user::has_control_chars;
@@ -14,9 +13,23 @@ pub const TITLE_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
 )]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum TaskStatus {
     Todo,
     InProgress,
@@ -25,11 +38,7 @@ pub enum TaskStatus {
 
 impl TaskStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Todo => "todo",
-            Self::InProgress => "in_progress",
-            Self::Done => "done",
-        }
+        self.into()
     }
 
     /// The allowed moves. Staying put is always allowed; a done task must be reopened (to
@@ -45,25 +54,6 @@ impl TaskStatus {
                     | (InProgress, Done)
                     | (Done, Todo)
             )
-    }
-}
-
-impl fmt::Display for TaskStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TaskStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "todo" => Ok(Self::Todo),
-            "in_progress" => Ok(Self::InProgress),
-            "done" => Ok(Self::Done),
-            other => Err(format!("unknown task status {other:?}")),
-        }
     }
 }
 
@@ -136,6 +126,39 @@ impl From<Description> for String {
 impl Description {
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A due date a client may set: between the years 1 and 9999. Postgres stores wider ranges,
+/// but nobody means year -5000, and refusing it here keeps such values from reaching SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "DateTime<Utc>", into = "DateTime<Utc>")]
+pub struct Due(DateTime<Utc>);
+
+/// The years a [`Due`] may fall in.
+pub const DUE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+impl TryFrom<DateTime<Utc>> for Due {
+    type Error = String;
+
+    fn try_from(time: DateTime<Utc>) -> Result<Self, String> {
+        if DUE_YEARS.contains(&chrono::Datelike::year(&time)) {
+            Ok(Self(time))
+        } else {
+            Err("must be between the years 1 and 9999".into())
+        }
+    }
+}
+
+impl From<Due> for DateTime<Utc> {
+    fn from(due: Due) -> Self {
+        due.0
+    }
+}
+
+impl Due {
+    pub fn time(self) -> DateTime<Utc> {
+        self.0
     }
 }
 

@@ -5,22 +5,23 @@ use axum::{
     Json,
     extract::{Path, State},
 };
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
-use validator::Validate;
 
-use super::extract::{Admin, Authorized, ValidQuery};
+use super::AppState;
+use super::{
+    extract::{Admin, Authorized, QueryParams},
+    paging::{Limit, Offset},
+};
 use crate::{
-    AppState,
-    app::{
-        MAX_PAGE,
-        jobs::{JobRecord, JobStatus},
-    },
-    error::{AppError, Problem},
+    app::jobs::{JobRecord, JobStatus},
+    error::AppError,
 };
 
-#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct JobQuery {
@@ -28,27 +29,54 @@ pub struct JobQuery {
     #[serde(default = "dead")]
     #[param(inline)]
     pub status: JobStatus,
-    /// 1 to 100; default 20.
-    #[validate(range(min = 1, max = MAX_PAGE, message = "must be 1 to 100"))]
-    #[serde(default = "default_limit")]
-    pub limit: i64,
-    /// Default 0.
-    #[validate(range(min = 0, message = "must not be negative"))]
     #[serde(default)]
-    pub offset: i64,
+    pub limit: Limit,
+    #[serde(default)]
+    pub offset: Offset,
 }
 
 fn dead() -> JobStatus {
     JobStatus::Dead
 }
 
-fn default_limit() -> i64 {
-    20
+/// A job as the admin API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobResponse {
+    pub id: Uuid,
+    /// What the job does, e.g. `welcome_email`.
+    pub kind: String,
+    /// Its identity: one cause, one job.
+    pub key: String,
+    pub status: JobStatus,
+    /// How often it has been claimed.
+    pub attempts: i32,
+    /// When it runs (next), if queued.
+    pub run_at: DateTime<Utc>,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<JobRecord> for JobResponse {
+    fn from(job: JobRecord) -> Self {
+        Self {
+            id: job.id,
+            kind: job.kind,
+            key: job.key,
+            status: job.status,
+            attempts: job.attempts,
+            run_at: job.run_at,
+            last_error: job.last_error,
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobPage {
-    pub items: Vec<JobRecord>,
+    pub items: Vec<JobResponse>,
     /// All jobs in this status.
     pub total: i64,
     pub limit: i64,
@@ -61,28 +89,26 @@ pub struct JobPage {
     path = "/jobs",
     tag = "jobs",
     params(JobQuery),
-    security(("bearer" = [])),
+    security(("bearer" = ["admin"])),
     responses(
         (status = 200, description = "A page of jobs", body = JobPage),
-        (status = 401, description = "No valid access token", body = Problem),
-        (status = 403, description = "The caller is not an admin", body = Problem),
-        (status = 422, description = "An unknown status or parameter, or `limit`/`offset` out of range", body = Problem),
+        (status = 422, description = "An unknown status or parameter, or `limit`/`offset` out of range"),
     )
 )]
 pub async fn list_jobs(
     State(state): State<AppState>,
     _admin: Authorized<Admin>,
-    ValidQuery(query): ValidQuery<JobQuery>,
+    QueryParams(query): QueryParams<JobQuery>,
 ) -> Result<Json<JobPage>, AppError> {
     let (items, total) = state
         .jobs
-        .list(query.status, query.limit, query.offset)
+        .list(query.status, query.limit.0, query.offset.0)
         .await?;
     Ok(Json(JobPage {
-        items,
+        items: items.into_iter().map(Into::into).collect(),
         total,
-        limit: query.limit,
-        offset: query.offset,
+        limit: query.limit.0,
+        offset: query.offset.0,
     }))
 }
 
@@ -92,20 +118,25 @@ pub async fn list_jobs(
     path = "/jobs/{id}/requeue",
     tag = "jobs",
     params(("id" = Uuid, Path, description = "The job's id")),
-    security(("bearer" = [])),
+    security(("bearer" = ["admin"])),
     responses(
-        (status = 200, description = "The job, queued", body = JobRecord),
-        (status = 400, description = "The id is not a UUID", body = Problem),
-        (status = 401, description = "No valid access token", body = Problem),
-        (status = 403, description = "The caller is not an admin", body = Problem),
-        (status = 404, description = "No such job", body = Problem),
-        (status = 409, description = "The job is not dead", body = Problem),
+        (status = 200, description = "The job, queued", body = JobResponse),
+        (status = 400, description = "The id is not a UUID"),
+        (status = 404, description = "No such job"),
+        (status = 409, description = "The job is not dead"),
     )
 )]
 pub async fn requeue_job(
     State(state): State<AppState>,
     _admin: Authorized<Admin>,
     Path(id): Path<Uuid>,
-) -> Result<Json<JobRecord>, AppError> {
-    Ok(Json(state.jobs.requeue(id).await?))
+) -> Result<Json<JobResponse>, AppError> {
+    Ok(Json(state.jobs.requeue(id).await?.into()))
+}
+
+/// The job queue, for admins.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_jobs))
+        .routes(routes!(requeue_job))
 }

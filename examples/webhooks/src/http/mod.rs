@@ -2,7 +2,8 @@
 //!
 //! Every route is registered through `utoipa_axum::routes!`, which takes the path and method
 //! from the handler's `#[utoipa::path]` annotation: a route cannot exist without being
-//! documented (`tests/openapi.rs` also fails on any plain `.route(` call).
+//! documented (`tests/openapi.rs` also fails on any plain `.route(` call). Each module of
+//! handlers offers its routes as `routes()`; [`router`] puts them together.
 
 pub mod auth;
 pub mod docs;
@@ -12,8 +13,13 @@ pub mod jobs;
 pub mod layers;
 pub mod load_shed;
 pub mod metrics;
+pub mod paging;
+pub mod problem;
 pub mod rate_limit;
 pub mod request_id;
+pub mod schemas;
+pub mod server;
+pub mod state;
 pub mod tasks;
 pub mod users;
 pub mod webhooks;
@@ -21,15 +27,18 @@ pub mod webhooks;
 use axum::{Extension, Router};
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::{
+        ContentBuilder, Ref, RefOr, ResponseBuilder,
+        path::Operation,
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
 };
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 
-use crate::{
-    AppState,
-    config::HttpConfig,
-    error::{PROBLEM_JSON, Problem},
-};
+pub use state::AppState;
+
+use crate::config::HttpConfig;
+use problem::{PROBLEM_JSON, Problem};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -48,7 +57,9 @@ use crate::{
 )]
 struct ApiDoc;
 
-/// Declares the `bearer` scheme that protected routes name in `security(...)`.
+/// Declares the `bearer` scheme that protected routes name in `security(...)`. Routes for
+/// admins say `security(("bearer" = ["admin"]))`: OpenAPI 3.1 lets a requirement of a bearer
+/// scheme list the roles it needs, and [`StandardResponses`] documents their 403 from it.
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -86,36 +97,19 @@ impl Modify for NoEmptyLicense {
     }
 }
 
-/// Responses that the middleware stack, not the handler, produces, added to every operation
-/// that can get them, so the document lists every status a client may see: 413 and 415 where
-/// there is a body, 429 (rate limit), 500 (a panic), 503 (load shedding, the request timeout, a
-/// busy pool; the probes are exempt from the rate limit and the load shedding).
-/// Error bodies are documented as what they are on the wire: `application/problem+json`.
+// ANCHOR: standard_responses
+/// Responses every operation of a kind can get, added here once instead of on each handler:
+/// 401 on every secured operation and 403 where it names a role (the extractor's answers);
+/// what the middleware stack produces: 413 and 415 where there is a body, 429 (rate limit),
+/// 500 (a panic), 503 (load shedding, the request timeout, a busy pool; the probes are exempt
+/// from the rate limit and the load shedding). Every error response a handler documents
+/// without a body gets the problem body, as `application/problem+json`.
 /// Applied to the finished document (see [`parts`]): the derive's modifiers run before the
 /// routes are added.
 struct StandardResponses;
 
 impl Modify for StandardResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, path::Operation};
-        let problem = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    PROBLEM_JSON,
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("Problem")))
-                        .build(),
-                )
-                .build()
-        };
-        let add = |operation: &mut Operation, status: &str, description: &str| {
-            operation
-                .responses
-                .responses
-                .entry(status.to_owned())
-                .or_insert_with(|| problem(description).into());
-        };
         for (path, item) in openapi.paths.paths.iter_mut() {
             let probe = health::PROBES.contains(&path.as_str());
             for operation in [
@@ -128,98 +122,107 @@ impl Modify for StandardResponses {
             .into_iter()
             .flatten()
             {
-                if operation.request_body.is_some() {
-                    add(
-                        operation,
-                        "413",
-                        "The body is larger than `HTTP_BODY_LIMIT_BYTES`",
-                    );
-                    // Validated JSON bodies (the operations documenting 422) go through the
-                    // JSON extractor, which refuses other content types; raw bodies do not.
-                    if operation.responses.responses.contains_key("422") {
-                        add(operation, "415", "The body is not `application/json`");
-                    }
-                }
-                if !probe {
-                    add(
-                        operation,
-                        "429",
-                        "Too many requests from this client; see `Retry-After`",
-                    );
-                    add(
-                        operation,
-                        "503",
-                        "At capacity, timed out, or a dependency is unavailable; see `Retry-After` when present",
-                    );
-                }
-                add(
-                    operation,
-                    "500",
-                    "An unexpected failure (details are logged, never sent)",
-                );
-                for (status, response) in operation.responses.responses.iter_mut() {
-                    if !(status.starts_with('4') || status.starts_with('5')) {
-                        continue;
-                    }
-                    if let RefOr::T(response) = response
-                        && let Some(json) = response.content.shift_remove("application/json")
-                    {
-                        response.content.insert(PROBLEM_JSON.to_owned(), json);
-                    }
-                }
+                add_standard_responses(operation, probe);
             }
         }
     }
 }
 
+fn add_standard_responses(operation: &mut Operation, probe: bool) {
+    // A requirement serializes as `{"bearer": ["admin"]}`; utoipa offers no other way in.
+    let roles: Vec<String> = operation
+        .security
+        .iter()
+        .flatten()
+        .filter_map(|requirement| serde_json::to_value(requirement).ok())
+        .filter_map(|requirement| requirement.as_object().cloned())
+        .flat_map(|schemes| schemes.into_values())
+        .filter_map(|roles| serde_json::from_value::<Vec<String>>(roles).ok())
+        .flatten()
+        .collect();
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let add = |operation: &mut Operation, status: &str, description: &str| {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| ResponseBuilder::new().description(description).into());
+    };
+    if secured {
+        add(
+            operation,
+            "401",
+            "No valid access token: missing, malformed, expired or revoked",
+        );
+    }
+    if !roles.is_empty() {
+        let needs = format!("The caller lacks the role this needs: {}", roles.join(", "));
+        add(operation, "403", &needs);
+    }
+    if operation.request_body.is_some() {
+        add(
+            operation,
+            "413",
+            "The body is larger than `HTTP_BODY_LIMIT_BYTES`",
+        );
+        // JSON bodies go through the JSON extractor, which refuses other content types; raw
+        // bodies (the operations that document no 422) do not.
+        if operation.responses.responses.contains_key("422") {
+            add(operation, "415", "The body is not `application/json`");
+        }
+    }
+    if !probe {
+        add(
+            operation,
+            "429",
+            "Too many requests from this client; see `Retry-After`",
+        );
+        add(
+            operation,
+            "503",
+            "At capacity, timed out, or a dependency is unavailable; see `Retry-After` when present",
+        );
+    }
+    add(
+        operation,
+        "500",
+        "An unexpected failure (details are logged, never sent)",
+    );
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if let RefOr::T(response) = response
+            && (status.starts_with('4') || status.starts_with('5'))
+            && response.content.is_empty()
+        {
+            let problem = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build();
+            response
+                .content
+                .insert(PROBLEM_JSON.to_owned(), problem.into());
+        }
+    }
+}
+// ANCHOR_END: standard_responses
+
 /// Every route but the probes, with its documentation, before state and middleware are
 /// attached: the routes behind the per-IP rate limit.
 fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(auth::register))
-        .routes(routes!(auth::login))
-        .routes(routes!(auth::refresh))
-        .routes(routes!(auth::logout))
-        .routes(routes!(auth::logout_all))
-        .routes(routes!(auth::me))
-        .routes(routes!(tasks::list_tasks, tasks::create_task))
-        .routes(routes!(
-            tasks::get_task,
-            tasks::replace_task,
-            tasks::patch_task,
-            tasks::delete_task
-        ))
-        .routes(routes!(tasks::complete_task))
-        .routes(routes!(tasks::bulk_delete_tasks))
-        .routes(routes!(users::list_users))
-        .routes(routes!(users::update_user, users::delete_user))
-        .routes(routes!(jobs::list_jobs))
-        .routes(routes!(jobs::requeue_job))
-        .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
-        .routes(routes!(webhooks::delete_endpoint))
-        .routes(routes!(webhooks::rotate_secret))
-        .routes(routes!(webhooks::enable_endpoint))
-        .routes(routes!(webhooks::list_deliveries))
-        .routes(routes!(webhooks::replay_delivery))
-        .routes(routes!(webhooks::receive_webhook))
-        .routes(routes!(docs::openapi_json))
-        .routes(routes!(docs::redoc_page))
-        .routes(routes!(docs::redoc_bundle))
+        .merge(auth::routes())
+        .merge(tasks::routes())
+        .merge(users::routes())
+        .merge(jobs::routes())
+        .merge(webhooks::routes())
+        .merge(docs::routes())
 }
 
-/// Liveness and readiness: served outside the per-IP rate limit (and the load shedding), so
-/// an orchestrator or a load balancer probing from one address, or a client flooding from the
-/// same one, never makes a healthy instance look dead.
-fn probes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(health::healthz))
-        .routes(routes!(health::readyz))
-}
-
-/// The rate-limited routes, the probes, and the finished OpenAPI document of both.
+/// The rate-limited routes, the probes (liveness and readiness: served outside the per-IP
+/// rate limit and the load shedding, so an orchestrator or a load balancer probing from one
+/// address, or a client flooding from the same one, never makes a healthy instance look
+/// dead), and the finished OpenAPI document of both.
 fn parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (limited, mut doc) = limited().split_for_parts();
-    let (probes, probe_doc) = probes().split_for_parts();
+    let (probes, probe_doc) = health::routes().split_for_parts();
     doc.merge(probe_doc);
     StandardResponses.modify(&mut doc);
     (limited, probes, doc)
@@ -230,6 +233,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     parts().2
 }
 
+// ANCHOR: router
 /// The complete router: routes, state, fallback and the middleware stack. Unknown paths fall
 /// back to a 404 inside the rate limit (scanners are clients too); the probes are outside it.
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
@@ -239,9 +243,10 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .expect("the OpenAPI document serializes to JSON");
     let routes = limited
         .fallback(layers::not_found)
-        .layer(rate_limit::layer(&state.api_limit))
+        .layer(rate_limit::layer(state.api_limit()))
         .merge(probes)
         .layer(Extension(docs::OpenApiJson(doc.into())))
         .with_state(state);
     layers::apply(routes, config)
 }
+// ANCHOR_END: router

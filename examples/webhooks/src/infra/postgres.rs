@@ -173,6 +173,45 @@ impl Probe for PostgresProbe {
     }
 }
 
+/// Database errors in the service's terms. Most are internal (500, logged); some are the
+/// client's doing or worth a retry, and say so.
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => Self::NotFound("not found".into()),
+            sqlx::Error::PoolTimedOut => Self::Unavailable {
+                detail: "the database is busy, try again shortly".into(),
+                retry_after: Some(Duration::from_secs(1)),
+            },
+            // Class 22 (data exception: a value out of range, a NUL byte in text, ...) can only
+            // come from a value the client sent that slipped past validation: their mistake.
+            sqlx::Error::Database(db) if db.code().is_some_and(|code| code.starts_with("22")) => {
+                tracing::warn!(error = %db, "the database refused a value from the request");
+                Self::BadRequest("a value in the request is out of range or malformed".into())
+            }
+            // 57014: cancelled by `statement_timeout` (DATABASE_STATEMENT_TIMEOUT_MS).
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => {
+                tracing::warn!(error = %db, "a statement ran past the statement timeout");
+                Self::Unavailable {
+                    detail: "the database took too long, try again shortly".into(),
+                    retry_after: Some(Duration::from_secs(1)),
+                }
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+/// A stored name read back into its enum (a status, a role). Columns like these have a CHECK
+/// constraint, so a failure means the schema and this code disagree: a 500, logged.
+pub fn stored<T: std::str::FromStr>(column: &str, value: &str) -> Result<T, AppError> {
+    value.parse().map_err(|_| {
+        AppError::Internal(anyhow::anyhow!(
+            "{column} holds {value:?}, which this version cannot read"
+        ))
+    })
+}
+
 /// The one place a unique violation becomes a 409: `constraint` names the unique index or
 /// constraint, `message` says what clashed. Other errors convert as usual.
 pub fn conflict_on(

@@ -1,0 +1,106 @@
+//! Typed configuration, read once from the environment at start-up.
+//!
+//! Every variable is documented in `.env.example`. Each section of the configuration has a
+//! file of its own that reads and checks its variables; loading collects *all* problems before
+//! it fails, so one run tells the operator everything that is wrong, each line naming its
+//! variable. Secrets are held in [`secrecy::SecretString`], whose `Debug` prints `[REDACTED]`.
+
+mod auth;
+mod database;
+mod http;
+mod jobs;
+mod limits;
+mod mail;
+mod reader;
+mod redis;
+mod telemetry;
+mod webhooks;
+
+use std::fmt;
+
+pub use auth::{AuthConfig, Peppers};
+pub use database::DatabaseConfig;
+pub use http::HttpConfig;
+pub use jobs::JobsConfig;
+pub use limits::RateLimitConfig;
+pub use mail::{MailConfig, MailTransport};
+use reader::Reader;
+pub use redis::RedisConfig;
+pub use telemetry::{LogFormat, TelemetryConfig};
+pub use webhooks::{InboundSecrets, WebhookConfig};
+
+// ANCHOR: config
+/// The whole configuration of the service.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub auth: AuthConfig,
+    pub limits: RateLimitConfig,
+    pub jobs: JobsConfig,
+    pub mail: MailConfig,
+    pub webhooks: WebhookConfig,
+    pub telemetry: TelemetryConfig,
+}
+// ANCHOR_END: config
+
+/// Every problem found while loading, one per variable.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration (see .env.example):")?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads `.env` when present (a malformed file is an error), then the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        load_dotenv()?;
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Only the database settings, for the `migrate` command: a release step that needs the
+    /// database URL and nothing else (no JWT secret, no peppers).
+    pub fn database_from_env() -> Result<DatabaseConfig, ConfigError> {
+        load_dotenv()?;
+        let lookup = |name: &str| std::env::var(name).ok();
+        let mut env = Reader::new(&lookup);
+        let database = DatabaseConfig::read(&mut env);
+        env.finish(database)
+    }
+
+    /// Builds the configuration from any source of variables; tests pass a map.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Reader::new(&lookup);
+        let config = Config {
+            http: HttpConfig::read(&mut env),
+            database: DatabaseConfig::read(&mut env),
+            redis: RedisConfig::read(&mut env),
+            auth: AuthConfig::read(&mut env),
+            limits: RateLimitConfig::read(&mut env),
+            jobs: JobsConfig::read(&mut env),
+            mail: MailConfig::read(&mut env),
+            webhooks: WebhookConfig::read(&mut env),
+            telemetry: TelemetryConfig::read(&mut env),
+        };
+        config.webhooks.check_against(&config.jobs, &mut env);
+        env.finish(config)
+    }
+}
+
+/// Reads `.env` into the environment when present; a malformed file is an error.
+fn load_dotenv() -> Result<(), ConfigError> {
+    match dotenvy::dotenv() {
+        Err(err) if !err.not_found() => {
+            Err(ConfigError(vec![format!(".env could not be read: {err}")]))
+        }
+        _ => Ok(()),
+    }
+}

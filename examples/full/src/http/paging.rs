@@ -1,0 +1,80 @@
+//! Offset paging parameters shared by the admin lists: `limit` (1 to [`MAX_PAGE`], default
+//! 20) and `offset` (default 0). Each is its own type, so a value out of range fails the parse
+//! with a message naming the range, and the document states the same range.
+
+use serde::Deserialize;
+use utoipa::{
+    IntoParams,
+    openapi::{KnownFormat, ObjectBuilder, SchemaFormat, Type, schema::SchemaType},
+};
+
+use crate::app::MAX_PAGE;
+
+/// How many items a page holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct Limit(pub i64);
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self(20)
+    }
+}
+
+impl TryFrom<i64> for Limit {
+    type Error = String;
+
+    fn try_from(limit: i64) -> Result<Self, String> {
+        if (1..=MAX_PAGE).contains(&limit) {
+            Ok(Self(limit))
+        } else {
+            Err(format!("must be 1 to {MAX_PAGE}"))
+        }
+    }
+}
+
+/// How many items to skip.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct Offset(pub i64);
+
+impl TryFrom<i64> for Offset {
+    type Error = String;
+
+    fn try_from(offset: i64) -> Result<Self, String> {
+        if offset >= 0 {
+            Ok(Self(offset))
+        } else {
+            Err("must not be negative".into())
+        }
+    }
+}
+
+fn integer(description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Integer))
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .description(Some(description))
+}
+
+super::schemas::schema! {
+    Limit => integer("1 to 100; default 20")
+        .minimum(Some(1))
+        .maximum(Some(MAX_PAGE))
+        .default(Some(serde_json::json!(20)))
+        .into();
+    Offset => integer("Items to skip; default 0")
+        .minimum(Some(0))
+        .default(Some(serde_json::json!(0)))
+        .into();
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    #[serde(default)]
+    pub limit: Limit,
+    #[serde(default)]
+    pub offset: Offset,
+}

@@ -1,0 +1,122 @@
+//! How the service's own types appear in the OpenAPI document.
+//!
+//! `domain` and `app` know nothing of the document (see decisions: "The wire belongs to
+//! `http`"): their enums carry their names through strum, and their validated strings carry
+//! their limits as constants. Here both become schemas, so the document states exactly the
+//! names and limits the server enforces, from the same source.
+
+use strum::VariantNames;
+use utoipa::openapi::{
+    KnownFormat, ObjectBuilder, RefOr, SchemaFormat, Type,
+    schema::{Schema, SchemaType},
+};
+
+use crate::{
+    app::{
+        jobs::JobStatus,
+        tasks::{Direction, SortKey, TaskEventKind},
+    },
+    domain::{
+        task::{DESCRIPTION_MAX_CHARS, Description, Due, TITLE_MAX_CHARS, TaskStatus, Title},
+        user::{
+            DISPLAY_NAME_MAX_CHARS, DisplayName, EMAIL_MAX_CHARS, Email, NewPassword,
+            PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, Role,
+        },
+    },
+};
+
+/// A string schema with a description.
+pub fn string(description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .description(Some(description))
+}
+
+/// A string enum's schema from the names its type parses (strum's `VariantNames`), which are
+/// the names serde writes (a test below holds them together).
+pub fn names<T: VariantNames>(description: &str) -> RefOr<Schema> {
+    string(description)
+        .enum_values(Some(T::VARIANTS.iter().copied()))
+        .into()
+}
+
+/// `ToSchema` for a type of ours, from a function that builds its schema.
+macro_rules! schema {
+    ($($ty:ty => $schema:expr;)+) => {
+        $(
+            impl utoipa::PartialSchema for $ty {
+                fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                    $schema
+                }
+            }
+
+            impl utoipa::ToSchema for $ty {}
+        )+
+    };
+}
+pub(crate) use schema;
+
+schema! {
+    TaskStatus => names::<TaskStatus>("Where a task stands: `todo`, `in_progress` or `done`");
+    Role => names::<Role>("What an account may do; admins may do everything users may");
+    JobStatus => names::<JobStatus>("Where a background job stands");
+    TaskEventKind => names::<TaskEventKind>("What happened to a task");
+    SortKey => names::<SortKey>("The field a list is sorted by; ties are broken by id");
+    Direction => names::<Direction>("The sort direction");
+    Title => string("1 to 200 characters after trimming, one line")
+        .min_length(Some(1))
+        .max_length(Some(TITLE_MAX_CHARS))
+        .into();
+    Description => string("Up to 10,000 characters; newlines and tabs allowed")
+        .max_length(Some(DESCRIPTION_MAX_CHARS))
+        .into();
+    Due => string("A date and time between the years 1 and 9999 (RFC 3339)")
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+        .into();
+    Email => string("An email address; accounts are unique by it, whatever its case")
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+        .max_length(Some(EMAIL_MAX_CHARS))
+        .examples(["ada@example.com"])
+        .into();
+    DisplayName => string("Shown to other people: 1 to 100 characters after trimming, one line")
+        .min_length(Some(1))
+        .max_length(Some(DISPLAY_NAME_MAX_CHARS))
+        .examples(["Ada Lovelace"])
+        .into();
+    Password => string("The account's password")
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+        .min_length(Some(1))
+        .max_length(Some(PASSWORD_MAX_CHARS))
+        .into();
+    NewPassword => string("12 to 128 characters")
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+        .min_length(Some(PASSWORD_MIN_CHARS))
+        .max_length(Some(PASSWORD_MAX_CHARS))
+        .examples(["correct horse battery staple"])
+        .into();
+}
+
+/// Every name the document lists for `T` is one serde reads and writes back unchanged.
+#[cfg(test)]
+pub fn same_names<T: VariantNames + serde::Serialize + serde::de::DeserializeOwned>() {
+    for name in T::VARIANTS {
+        let value: T = serde_json::from_value(serde_json::json!(name))
+            .unwrap_or_else(|err| panic!("{name} is not a serde name: {err}"));
+        assert_eq!(serde_json::to_value(value).unwrap(), *name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_names_are_the_wire_names() {
+        same_names::<TaskStatus>();
+        same_names::<Role>();
+        same_names::<JobStatus>();
+        same_names::<TaskEventKind>();
+        same_names::<SortKey>();
+        same_names::<Direction>();
+    }
+}

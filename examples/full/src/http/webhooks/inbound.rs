@@ -1,0 +1,72 @@
+//! `POST /webhooks/inbound/{source}`: webhooks from other systems, signed the Standard
+//! Webhooks way with the secret configured for `source` in `WEBHOOK_INBOUND_SECRETS`.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, State},
+    http::HeaderMap,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{
+    app::inbound::{Received, SignedHeaders},
+    error::AppError,
+    http::AppState,
+};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboundReceipt {
+    /// The message's `webhook-id`.
+    pub id: String,
+    /// `true` when this message was received before: acknowledged, not processed again.
+    pub duplicate: bool,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, AppError> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| AppError::BadRequest(format!("the {name} header is missing")))
+}
+
+/// Receive a webhook. The body must be JSON; the signature covers it byte for byte. A
+/// message id seen before is acknowledged with `duplicate: true` and not processed again, so a
+/// sender that retries after a lost answer does no harm.
+#[utoipa::path(
+    post,
+    path = "/webhooks/inbound/{source}",
+    tag = "webhooks",
+    params(
+        ("source" = String, Path, description = "The sending system, as named in WEBHOOK_INBOUND_SECRETS"),
+        ("webhook-id" = String, Header, description = "The message's unique id"),
+        ("webhook-timestamp" = i64, Header, description = "Unix seconds when it was sent"),
+        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated when several"),
+    ),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "Any JSON"),
+    responses(
+        (status = 200, description = "Received (or received before)", body = InboundReceipt),
+        (status = 400, description = "A header is missing or malformed, or the body is not JSON"),
+        (status = 401, description = "The signature does not verify, or the timestamp is outside the tolerance window"),
+        (status = 404, description = "No such source"),
+        (status = 413, description = "The body is too large"),
+    )
+)]
+pub async fn receive_webhook(
+    State(state): State<AppState>,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<InboundReceipt>, AppError> {
+    let signed = SignedHeaders {
+        id: header(&headers, "webhook-id")?,
+        timestamp: header(&headers, "webhook-timestamp")?,
+        signature: header(&headers, "webhook-signature")?,
+    };
+    let received = state.inbound.receive(&source, signed, &body).await?;
+    Ok(Json(InboundReceipt {
+        id: signed.id.trim().to_owned(),
+        duplicate: received == Received::Duplicate,
+    }))
+}

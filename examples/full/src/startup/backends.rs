@@ -1,0 +1,54 @@
+//! The connections the service is built on, and the readiness probes that watch them.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::infra::redis::{Redis, RedisProbe};
+
+use crate::{
+    app::readiness::{Probe, Readiness},
+    config::Config,
+    infra::postgres::{self, PostgresProbe},
+};
+
+use super::{READINESS_PROBE_TIMEOUT, SATURATION_SAMPLING};
+
+pub struct Backends {
+    pub db: PgPool,
+    pub redis: Redis,
+}
+
+impl Backends {
+    /// Connects to every dependency, failing fast when one cannot be reached: a deploy with a
+    /// wrong URL should stop, not start an instance that cannot serve. Creates the database
+    /// and applies migrations as configured.
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        let backends = Self {
+            db: postgres::connect(&config.database).await?,
+            redis: Redis::connect(&config.redis).await?,
+        };
+        let max = config.database.max_connections;
+        postgres::observe_pool(&backends.db, max, SATURATION_SAMPLING);
+        Ok(backends)
+    }
+
+    /// Connections made on first use, for tests of what happens when a dependency is down.
+    pub fn lazy(config: &Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            db: postgres::connect_lazy(&config.database)?,
+            redis: Redis::connect_lazy(&config.redis)?,
+        })
+    }
+
+    /// Readiness over every dependency, each probe bounded by [`READINESS_PROBE_TIMEOUT`].
+    pub fn readiness(&self) -> Readiness {
+        let probes: Vec<Arc<dyn Probe>> = vec![
+            // Required: without Postgres nothing can be served.
+            Arc::new(PostgresProbe(self.db.clone())),
+            // Optional: without Redis the service serves, degraded.
+            Arc::new(RedisProbe(self.redis.clone())),
+        ];
+        Readiness::new(probes, READINESS_PROBE_TIMEOUT)
+    }
+}

@@ -1,0 +1,64 @@
+//! The connections the service is built on, and the readiness probes that watch them.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+{%- if redis %}
+
+use crate::infra::redis::{Redis, RedisProbe};
+{%- endif %}
+
+use crate::{
+    app::readiness::{Probe, Readiness},
+    config::Config,
+    infra::postgres::{self, PostgresProbe},
+};
+
+use super::{READINESS_PROBE_TIMEOUT, SATURATION_SAMPLING};
+
+pub struct Backends {
+    pub db: PgPool,
+{%- if redis %}
+    pub redis: Redis,
+{%- endif %}
+}
+
+impl Backends {
+    /// Connects to every dependency, failing fast when one cannot be reached: a deploy with a
+    /// wrong URL should stop, not start an instance that cannot serve. Creates the database
+    /// and applies migrations as configured.
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        let backends = Self {
+            db: postgres::connect(&config.database).await?,
+{%- if redis %}
+            redis: Redis::connect(&config.redis).await?,
+{%- endif %}
+        };
+        let max = config.database.max_connections;
+        postgres::observe_pool(&backends.db, max, SATURATION_SAMPLING);
+        Ok(backends)
+    }
+
+    /// Connections made on first use, for tests of what happens when a dependency is down.
+    pub fn lazy(config: &Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            db: postgres::connect_lazy(&config.database)?,
+{%- if redis %}
+            redis: Redis::connect_lazy(&config.redis)?,
+{%- endif %}
+        })
+    }
+
+    /// Readiness over every dependency, each probe bounded by [`READINESS_PROBE_TIMEOUT`].
+    pub fn readiness(&self) -> Readiness {
+        let probes: Vec<Arc<dyn Probe>> = vec![
+            // Required: without Postgres nothing can be served.
+            Arc::new(PostgresProbe(self.db.clone())),
+{%- if redis %}
+            // Optional: without Redis the service serves, degraded.
+            Arc::new(RedisProbe(self.redis.clone())),
+{%- endif %}
+        ];
+        Readiness::new(probes, READINESS_PROBE_TIMEOUT)
+    }
+}
