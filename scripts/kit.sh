@@ -215,11 +215,12 @@ check_variant_shape() {
   local v hits
   for v in "${VARIANTS[@]}"; do
     hits=$(grep -rniE '\b(redis|webhooks?|minimal|full) variants?\b|\b(some|other|all|every|these|those) variants\b|\bvariant[- ]only\b' \
-      "$WORK/fresh/$v/src" "$WORK/fresh/$v/tests" || true)
+      "$WORK/fresh/$v/src" "$WORK/fresh/$v/tests" "$WORK/fresh/$v/docs" "$WORK/fresh/$v/README.md" \
+      --include='*.rs' --include='*.md' || true)
     [ -z "$hits" ] || die "the $v render speaks of variants (it should read as written for itself):
 $hits"
   done
-  echo "every render reads as written for its variant; Liquid wraps at most two lines of src/"
+  echo "every render reads as written for its variant; Liquid wraps at most two lines of Rust"
 }
 
 # A render records its answers in .template.toml; rendering again from them must reproduce it.

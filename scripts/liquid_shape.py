@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Variants as files, not ifs: in the service's Rust (`src/`), Liquid may only wrap a line or
-two (a `mod`/`use` line, a field, one wiring call); whatever a variant adds beyond that lives
-in a file of its own. Prints the count of Liquid tags per Rust file (tests too, which may
-hold a variant's cases inline) and fails on a longer block in `src/`.
+"""Variants as files, not ifs: in the template's Rust (`src/` and `tests/`), Liquid may only
+wrap a line or two (a `mod`/`use` line, a field, one wiring call, one test case); whatever a
+variant adds beyond that lives in a file of its own. Prints the count of Liquid tags per Rust
+file and fails on a longer block.
 
     liquid_shape.py TEMPLATE_DIR
 """
@@ -50,7 +50,7 @@ def main():
         total += tags
         in_src += tags if path.relative_to(root).parts[0] == "src" else 0
         for start, lines in blocks(text):
-            if lines > MAX_LINES and path.relative_to(root).parts[0] == "src":
+            if lines > MAX_LINES:
                 problems.append(f"{path.relative_to(root)}:{start}: an {{% if %}} branch wraps "
                                 f"{lines} lines of code; move them into a variant's own file")
         print(f"{tags:4} {path.relative_to(root)}")

@@ -3,6 +3,10 @@
 //! dashboards and Prometheus alert rules query is one of those really exported.
 
 mod common;
+{%- if webhooks %}
+#[path = "metrics/webhooks.rs"]
+mod webhooks;
+{%- endif %}
 
 use std::{collections::BTreeSet, path::Path};
 
@@ -16,7 +20,7 @@ use {{crate_name}}::telemetry;
 async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
     let mut receiver = OtlpReceiver::start().await;
 {%- if webhooks %}
-    let hook = start_webhook_receiver().await;
+    let hook = webhooks::start_receiver().await;
 {%- endif %}
     let env = TestEnv::new().await;
     let config = env.config(&[
@@ -49,14 +53,7 @@ async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
     );
     assert_eq!(statuses.last(), Some(&429), "then the limit: {statuses:?}");
 {%- if webhooks %}
-    let endpoint = server
-        .post(
-            "/webhooks",
-            Some(&ada.access),
-            serde_json::json!({ "url": hook, "event_types": ["task.created"] }),
-        )
-        .await;
-    assert_eq!(endpoint.status(), 201);
+    webhooks::subscribe(&server, &ada.access, &hook).await;
 {%- endif %}
     let task = server
         .post(
@@ -195,22 +192,7 @@ async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
         );
     }
 {%- if webhooks %}
-
-    // Webhooks: delivery outcomes and the receivers' latency.
-    let Some(Data::Sum(deliveries)) = &find("webhook.deliveries").data else {
-        panic!("webhook.deliveries is a sum");
-    };
-    assert!(
-        deliveries
-            .data_points
-            .iter()
-            .any(|p| attr(&p.attributes, "outcome").as_deref() == Some("delivered"))
-    );
-    let Some(Data::Histogram(latency)) = &find("webhook.delivery.duration").data else {
-        panic!("webhook.delivery.duration is a histogram");
-    };
-    assert_eq!(find("webhook.delivery.duration").unit, "s");
-    assert!(latency.data_points.iter().map(|p| p.count).sum::<u64>() >= 1);
+    webhooks::assert_deliveries_measured(&find);
 {%- endif %}
 
     // Every metric the dashboards and alert rules query is one the service exported.
@@ -227,20 +209,7 @@ async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
     );
 }
 
-{%- if webhooks %}
 
-/// A webhook receiver that accepts everything.
-async fn start_webhook_receiver() -> String {
-    let router = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    url
-}
-{%- endif %}
 
 /// The names under which Prometheus stores a metric, as the OpenTelemetry Collector's
 /// Prometheus exporter writes them: dots become underscores, the unit `s` adds `_seconds`

@@ -163,6 +163,7 @@ async fn readyz_reports_degraded_not_unavailable_when_redis_is_unreachable() {
         ("JOBS_WORKER", "false"),
     ]);
     let redis = Redis::connect_lazy(&down.redis).unwrap();
+    common::install_crypto_provider();
     let app = Application::on(down, Backends { db, redis }).await.unwrap();
     let server = TestServer::run(app).await;
 

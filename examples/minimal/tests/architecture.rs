@@ -186,13 +186,32 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The source without `//` comments (doc comments mention other layers freely).
+/// The source without `//` comments (doc comments mention other layers freely). A `//` inside
+/// a string literal (a URL) is not a comment.
 fn without_comments(source: &str) -> String {
     source
         .lines()
-        .map(|line| line.split_once("//").map_or(line, |(code, _)| code))
+        .map(|line| &line[..comment_start(line).unwrap_or(line.len())])
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Where a line's `//` comment starts, outside string literals.
+fn comment_start(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let (mut in_string, mut i) = (false, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_string => i += 1,
+            b'"' if !(i > 0 && bytes[i - 1] == b'\'' && bytes.get(i + 1) == Some(&b'\'')) => {
+                in_string = !in_string;
+            }
+            b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The modules a file declares (`mod redis;`): their names shadow crates of the same name.
@@ -210,13 +229,19 @@ fn local_modules(code: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// True when `code` holds a path that starts with `krate::` (not `other::krate::`), or
-/// `use krate;`.
+/// True when `code` holds a path that starts with `krate::` or `::krate::` (not
+/// `other::krate::`), or `use krate;`.
 fn names_crate(code: &str, krate: &str) -> bool {
     let path = format!("{krate}::");
     code.match_indices(&path).any(|(at, _)| {
-        let before = code[..at].chars().next_back();
-        !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+        let before = &code[..at];
+        let extern_path = before.ends_with("::")
+            && !before[..before.len() - 2]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let previous = before.chars().next_back();
+        extern_path || !previous.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
     }) || code.contains(&format!("use {krate};"))
 }
 
@@ -316,6 +341,16 @@ fn the_check_catches_each_kind_of_leak() {
     assert!(
         part_of("leak.rs").is_none(),
         "a new root module needs a part"
+    );
+    // `::sqlx::` is the crate too; a URL in a string does not end the code.
+    assert_eq!(
+        check("domain/task.rs", "fn f(_: ::sqlx::PgPool) {}", part("domain/task.rs")),
+        ["domain/task.rs: uses the sqlx crate"]
+    );
+    let after_url = "let u = \"https://x\"; let p: axum::Json<()>;";
+    assert_eq!(
+        check("app/users.rs", after_url, part("app/users.rs")),
+        ["app/users.rs: uses the axum crate"]
     );
     // A module of the file's own may share a crate's name.
     let own = "mod redis;\npub use redis::RedisConfig;";

@@ -53,6 +53,7 @@ async fn readyz_answers_503_naming_postgres_when_the_database_is_unreachable() {
         ("JOBS_WORKER", "false"),
     ]);
     let backends = Backends::lazy(&config).unwrap();
+    common::install_crypto_provider();
     let app = Application::on(config, backends).await.unwrap();
     let server = TestServer::run(app).await;
 

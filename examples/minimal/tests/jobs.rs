@@ -114,6 +114,7 @@ fn stop_signal() -> (
 /// The application on `config`, sending its email through `mailer`, running as `main` runs
 /// it (with its own job worker unless `JOBS_WORKER=false`).
 async fn serve(config: &Config, mailer: &Arc<RecordingMailer>) -> TestServer {
+    common::install_crypto_provider();
     let app = Application::build(config.clone())
         .await
         .expect("the app starts")

@@ -41,76 +41,88 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     // One TLS crypto provider for the whole process (ring), chosen here, before anything
-    // opens a TLS connection: Postgres, SMTP, the OTLP exporter, webhook receivers.
+    // opens a TLS connection: to Postgres, a mail server, a telemetry collector, any other.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Usage errors exit with 2, as clap does for unknown arguments.
-    let command = Cli::parse().command.unwrap_or(Command::Serve);
-    match command {
-        Command::Openapi => match http::openapi().to_pretty_json() {
-            Ok(json) => {
-                println!("{json}");
-                ExitCode::SUCCESS
-            }
-            Err(err) => fail(format!("could not serialize the OpenAPI document: {err}")),
-        },
-        Command::Migrate => {
-            let config = match Config::database_from_env() {
-                Ok(config) => config,
-                Err(err) => return usage(err),
-            };
-            match commands::migrate(config).await {
-                Ok(version) => {
-                    println!("migrations applied: the schema is at version {version}");
-                    ExitCode::SUCCESS
-                }
-                Err(err) => fail(format!("{err:#}")),
-            }
+    match Cli::parse().command.unwrap_or(Command::Serve) {
+        Command::Serve => configured(serve).await,
+        Command::Migrate => migrate().await,
+        Command::Openapi => openapi(),
+        Command::GrantAdmin { email } => {
+            configured(async |config| {
+                let who = commands::grant_admin(&config, &email).await?;
+                println!("{who} is now an admin");
+                Ok(())
+            })
+            .await
         }
-        command => {
-            let config = match Config::from_env() {
-                Ok(config) => config,
-                Err(err) => return usage(err),
-            };
-            let telemetry = match telemetry::init(&config.telemetry) {
-                Ok(guard) => guard,
-                Err(err) => return usage(format!("could not start telemetry: {err:#}")),
-            };
-            let outcome = run(command, config).await;
-            if let Err(err) = &outcome {
-                tracing::error!(error = format!("{err:#}"), "the command failed");
-            }
-            telemetry.shutdown();
-            match outcome {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(_) => ExitCode::FAILURE,
-            }
+        Command::SeedTasks { email, count } => {
+            configured(async |config| {
+                let started = std::time::Instant::now();
+                let inserted = commands::seed_tasks(&config, &email, count).await?;
+                let took = started.elapsed().as_secs_f64();
+                println!("inserted {inserted} tasks for {email} in {took:.1} s");
+                Ok(())
+            })
+            .await
         }
     }
 }
 
-async fn run(command: Command, config: Config) -> anyhow::Result<()> {
-    match command {
-        Command::GrantAdmin { email } => {
-            let who = commands::grant_admin(&config, &email).await?;
-            println!("{who} is now an admin");
-        }
-        Command::SeedTasks { email, count } => {
-            let started = std::time::Instant::now();
-            let inserted = commands::seed_tasks(&config, &email, count).await?;
-            println!(
-                "inserted {inserted} tasks for {email} in {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-        }
-        _ => {
-            let app = Application::build(config).await?;
-            // Installed before the service says it listens: from then on a SIGTERM is a
-            // graceful stop, not the end of the process.
-            let stop = http::server::shutdown_signal();
-            app.run_until_stopped(stop).await?;
-        }
+/// Serves until SIGTERM or Ctrl-C.
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    // Installed before the service says it listens: from then on a SIGTERM is a graceful
+    // stop, not the end of the process.
+    let stop = http::server::shutdown_signal();
+    app.run_until_stopped(stop).await
+}
+
+/// Runs `command` with the whole configuration and telemetry, as serving does.
+async fn configured(command: impl AsyncFnOnce(Config) -> anyhow::Result<()>) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => return usage(err),
+    };
+    let telemetry = match telemetry::init(&config.telemetry) {
+        Ok(guard) => guard,
+        Err(err) => return usage(format!("could not start telemetry: {err:#}")),
+    };
+    let outcome = command(config).await;
+    if let Err(err) = &outcome {
+        tracing::error!(error = format!("{err:#}"), "the command failed");
     }
-    Ok(())
+    telemetry.shutdown();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+/// The release step: needs only the `DATABASE_*` settings (no secrets).
+async fn migrate() -> ExitCode {
+    let config = match Config::database_from_env() {
+        Ok(config) => config,
+        Err(err) => return usage(err),
+    };
+    match commands::migrate(config).await {
+        Ok(version) => {
+            println!("migrations applied: the schema is at version {version}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(format!("{err:#}")),
+    }
+}
+
+/// Prints the OpenAPI document this build serves; needs no configuration.
+fn openapi() -> ExitCode {
+    match http::openapi().to_pretty_json() {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(format!("could not serialize the OpenAPI document: {err}")),
+    }
 }
 
 fn usage(problem: impl std::fmt::Display) -> ExitCode {

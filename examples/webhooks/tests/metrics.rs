@@ -3,6 +3,8 @@
 //! dashboards and Prometheus alert rules query is one of those really exported.
 
 mod common;
+#[path = "metrics/webhooks.rs"]
+mod webhooks;
 
 use std::{collections::BTreeSet, path::Path};
 
@@ -15,7 +17,7 @@ use task_svc::telemetry;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
     let mut receiver = OtlpReceiver::start().await;
-    let hook = start_webhook_receiver().await;
+    let hook = webhooks::start_receiver().await;
     let env = TestEnv::new().await;
     let config = env.config(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
@@ -44,14 +46,7 @@ async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
         "a failed login first: {statuses:?}"
     );
     assert_eq!(statuses.last(), Some(&429), "then the limit: {statuses:?}");
-    let endpoint = server
-        .post(
-            "/webhooks",
-            Some(&ada.access),
-            serde_json::json!({ "url": hook, "event_types": ["task.created"] }),
-        )
-        .await;
-    assert_eq!(endpoint.status(), 201);
+    webhooks::subscribe(&server, &ada.access, &hook).await;
     let task = server
         .post(
             "/tasks",
@@ -188,22 +183,7 @@ async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
             "a security event of kind {kind}"
         );
     }
-
-    // Webhooks: delivery outcomes and the receivers' latency.
-    let Some(Data::Sum(deliveries)) = &find("webhook.deliveries").data else {
-        panic!("webhook.deliveries is a sum");
-    };
-    assert!(
-        deliveries
-            .data_points
-            .iter()
-            .any(|p| attr(&p.attributes, "outcome").as_deref() == Some("delivered"))
-    );
-    let Some(Data::Histogram(latency)) = &find("webhook.delivery.duration").data else {
-        panic!("webhook.delivery.duration is a histogram");
-    };
-    assert_eq!(find("webhook.delivery.duration").unit, "s");
-    assert!(latency.data_points.iter().map(|p| p.count).sum::<u64>() >= 1);
+    webhooks::assert_deliveries_measured(&find);
 
     // Every metric the dashboards and alert rules query is one the service exported.
     let exported: BTreeSet<String> = metrics.iter().flat_map(prometheus_names).collect();
@@ -219,17 +199,7 @@ async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
     );
 }
 
-/// A webhook receiver that accepts everything.
-async fn start_webhook_receiver() -> String {
-    let router = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    url
-}
+
 
 /// The names under which Prometheus stores a metric, as the OpenTelemetry Collector's
 /// Prometheus exporter writes them: dots become underscores, the unit `s` adds `_seconds`

@@ -54,7 +54,7 @@ impl TryFrom<String> for RefreshToken {
     type Error = String;
 
     fn try_from(token: String) -> Result<Self, String> {
-        if (1..=REFRESH_TOKEN_MAX_CHARS).contains(&token.len()) {
+        if (1..=REFRESH_TOKEN_MAX_CHARS).contains(&token.chars().count()) {
             Ok(Self(token))
         } else {
             Err(format!("must be 1 to {REFRESH_TOKEN_MAX_CHARS} characters"))

@@ -56,9 +56,9 @@ async fn with_services<T>(
     let backends = Backends::connect(config).await?;
     let services = services::assemble(config, &backends).await?;
     let outcome = command(&services).await;
-    tokio::time::timeout(Duration::from_secs(5), services.audit.flush())
-        .await
-        .context("the audit log could not be written in time")?;
+    let flushed = tokio::time::timeout(Duration::from_secs(5), services.audit.flush()).await;
     backends.db.close().await;
-    outcome
+    let value = outcome?;
+    flushed.context("done, but its audit event could not be written in time")?;
+    Ok(value)
 }

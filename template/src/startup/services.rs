@@ -34,7 +34,7 @@ use super::redis;
 use super::webhooks;
 {%- endif %}
 
-/// The parts of the services that the optional features replace or extend.
+/// The ports the task service and the login limiter are built on.
 pub struct Parts {
     pub task_repo: Arc<dyn TaskRepository>,
     pub task_events: Arc<dyn TaskEvents>,

@@ -58,7 +58,7 @@ fn integer(description: &str) -> ObjectBuilder {
 }
 
 super::schemas::schema! {
-    Limit => integer("1 to 100; default 20")
+    Limit => integer(&format!("1 to {MAX_PAGE}; default 20"))
         .minimum(Some(1))
         .maximum(Some(MAX_PAGE))
         .default(Some(serde_json::json!(20)))
@@ -74,7 +74,9 @@ super::schemas::schema! {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     #[serde(default)]
+    #[param(inline)]
     pub limit: Limit,
     #[serde(default)]
+    #[param(inline)]
     pub offset: Offset,
 }

@@ -23,17 +23,10 @@ pub struct HttpWebhookSender {
     max_response_bytes: usize,
 }
 
-/// Installs ring as the process's TLS crypto provider. reqwest is built without one, so that
-/// only ring (which SQLx and lettre use already) is compiled, and every reqwest client — the
-/// webhook sender, the OTLP exporter, the tests' clients — panics on construction until one
-/// is installed. Calling it again is harmless.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 impl HttpWebhookSender {
+    /// reqwest is built without a TLS crypto provider of its own: the client uses the one
+    /// `main` installs for the whole process (ring, as SQLx and lettre use).
     pub fn new(config: &WebhookConfig) -> anyhow::Result<Self> {
-        install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .redirect(redirect::Policy::none())
             // A proxy from the environment would resolve names for us, past the check below.

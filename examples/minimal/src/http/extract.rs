@@ -52,7 +52,7 @@ where
             Ok(Json(value)) => Ok(Self(value)),
             // Well-formed JSON of the wrong shape: say which field, as a 422.
             Err(JsonRejection::JsonDataError(err)) => {
-                let error = field_error::<serde_json::Error>(&err, |inner| {
+                let error = field_error::<serde_json::Error>(&err, "body", |inner| {
                     // serde_json appends the position, which means nothing to a client that
                     // built its body as an object.
                     let message = inner.to_string();
@@ -84,8 +84,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Query(value) = Query::<T>::from_request_parts(parts, state).await.map_err(
             |rejection: QueryRejection| {
-                let error = field_error::<serde::de::value::Error>(&rejection, ToString::to_string)
-                    .unwrap_or_else(|| FieldError::new("query", rejection.body_text()));
+                let error =
+                    field_error::<serde::de::value::Error>(&rejection, "query", ToString::to_string)
+                        .unwrap_or_else(|| FieldError::new("query", rejection.body_text()));
                 AppError::Validation(vec![error]).into_response()
             },
         )?;
@@ -94,9 +95,10 @@ where
 }
 
 /// The failing field's path and message, from the `serde_path_to_error` error axum keeps in
-/// `rejection`'s sources.
+/// `rejection`'s sources; `whole` names the input itself (an unknown or missing field).
 fn field_error<E>(
     rejection: &(dyn std::error::Error + 'static),
+    whole: &str,
     message: impl Fn(&E) -> String,
 ) -> Option<FieldError>
 where
@@ -111,7 +113,7 @@ where
     .find_map(|e| e.downcast_ref::<serde_path_to_error::Error<E>>())
     .map(|err| {
         let path = err.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
+        let field = if path == "." { whole.to_owned() } else { path };
         FieldError::new(field, message(err.inner()))
     })
 }
@@ -237,38 +239,4 @@ pub fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted_hops: usize) 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(xff: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", xff.parse().unwrap());
-        headers
-    }
-
-    #[test]
-    fn without_trusted_proxies_the_header_is_ignored() {
-        let peer: IpAddr = "10.0.0.9".parse().unwrap();
-        assert_eq!(forwarded_client(peer, &headers("1.2.3.4"), 0), peer);
-    }
-
-    #[test]
-    fn with_one_proxy_the_rightmost_entry_is_the_client_and_forged_ones_are_skipped() {
-        let peer: IpAddr = "10.0.0.9".parse().unwrap();
-        let forged_then_real = headers("6.6.6.6, 203.0.113.7");
-        assert_eq!(
-            forwarded_client(peer, &forged_then_real, 1),
-            "203.0.113.7".parse::<IpAddr>().unwrap()
-        );
-        assert_eq!(
-            forwarded_client(peer, &forged_then_real, 2),
-            "6.6.6.6".parse::<IpAddr>().unwrap()
-        );
-        assert_eq!(forwarded_client(peer, &headers("garbage"), 1), peer);
-        assert_eq!(
-            forwarded_client(peer, &headers("203.0.113.7:51234"), 1),
-            "203.0.113.7".parse::<IpAddr>().unwrap()
-        );
-        assert_eq!(forwarded_client(peer, &HeaderMap::new(), 1), peer);
-    }
-}
+mod tests;

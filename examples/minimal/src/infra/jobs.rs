@@ -86,7 +86,7 @@ impl JobQueue for PgJobQueue {
         // worker's jobs) come first, then due jobs oldest first; each subquery walks its own
         // partial index in order and stops after `limit` rows, and the slice keeps `limit`.
         // One `WHERE a OR b ORDER BY run_at` made Postgres collect and sort every due job on
-        // each claim instead: 27 ms with a backlog of 14,000 (the webhook delivery benchmark,
+        // each claim instead: 27 ms with a backlog of 14,000 jobs (measured in the benchmark,
         // day 20), so the queue slowed down exactly when it was needed most.
         let rows = sqlx::query!(
             r#"UPDATE jobs

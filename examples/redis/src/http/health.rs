@@ -23,7 +23,7 @@ pub struct Liveness {
 /// The readiness report: every dependency with `up` or `down`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReadinessReport {
-    /// `ready`; `degraded` (still serving: an optional dependency such as Redis is down);
+    /// `ready`; `degraded` (still serving: an optional dependency, such as a cache, is down);
     /// `unavailable` (a required dependency is down); or `draining` (shutting down: finishing
     /// the requests it has, taking no new ones once the readiness delay has passed).
     #[schema(example = "unavailable")]

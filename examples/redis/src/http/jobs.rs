@@ -30,8 +30,10 @@ pub struct JobQuery {
     #[param(inline)]
     pub status: JobStatus,
     #[serde(default)]
+    #[param(inline)]
     pub limit: Limit,
     #[serde(default)]
+    #[param(inline)]
     pub offset: Offset,
 }
 

@@ -29,7 +29,7 @@ use crate::{
 use super::Backends;
 use super::redis;
 
-/// The parts of the services that the optional features replace or extend.
+/// The ports the task service and the login limiter are built on.
 pub struct Parts {
     pub task_repo: Arc<dyn TaskRepository>,
     pub task_events: Arc<dyn TaskEvents>,

@@ -212,6 +212,7 @@ impl TestServer {
     /// Builds the application as `main` does (connecting, creating the database, running
     /// migrations) and runs it.
     pub async fn start(config: &Config) -> Self {
+        install_crypto_provider();
         let app = Application::build(config.clone())
             .await
             .expect("the app connects to its services");
@@ -221,6 +222,7 @@ impl TestServer {
     /// Runs an application the test built (with a mailer of its own, say), as `main` runs
     /// one: its job worker too, unless `JOBS_WORKER=false`.
     pub async fn run(app: Application) -> Self {
+        install_crypto_provider();
         let addr = app.local_addr().expect("local addr");
         let running = Running {
             state: app.state().clone(),

@@ -91,16 +91,24 @@ impl JobRunner {
         Self::default()
     }
 
-    /// Adds the handler of one kind of job.
-    pub fn register<H: JobHandler>(mut self, handler: H) -> Self {
-        self.handlers
-            .insert(<H::Job as JobSpec>::KIND, Arc::new(handler));
-        self
+    /// Adds the handler of one kind of job. Two handlers of one kind are a wiring mistake:
+    /// it panics, at start-up, rather than let one silently replace the other.
+    pub fn register<H: JobHandler>(self, handler: H) -> Self {
+        let kind = <H::Job as JobSpec>::KIND;
+        self.with(kind, Arc::new(handler))
     }
 
     /// Adds every handler of `other`.
-    pub fn merge(mut self, other: JobRunner) -> Self {
-        self.handlers.extend(other.handlers);
+    pub fn merge(self, other: JobRunner) -> Self {
+        other
+            .handlers
+            .into_iter()
+            .fold(self, |runner, (kind, handler)| runner.with(kind, handler))
+    }
+
+    fn with(mut self, kind: &'static str, handler: Arc<dyn AnyHandler>) -> Self {
+        let earlier = self.handlers.insert(kind, handler);
+        assert!(earlier.is_none(), "two handlers for `{kind}` jobs");
         self
     }
 

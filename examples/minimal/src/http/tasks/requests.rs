@@ -24,8 +24,8 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct NewTaskRequest {
     pub title: Title,
-    #[serde(default)]
-    pub description: Description,
+    /// Absent or `null`: none.
+    pub description: Option<Description>,
     /// Default `todo`.
     pub status: Option<TaskStatus>,
     pub due_at: Option<Due>,
@@ -35,7 +35,7 @@ impl From<NewTaskRequest> for TaskContent {
     fn from(request: NewTaskRequest) -> Self {
         Self {
             title: request.title,
-            description: request.description,
+            description: request.description.unwrap_or_default(),
             status: request.status.unwrap_or(TaskStatus::Todo),
             due_at: request.due_at.map(Due::time),
         }
@@ -90,7 +90,7 @@ schema! {
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
         .minimum(Some(1))
         .maximum(Some(i32::MAX))
-        .description(Some("The `version` of the task as read; a newer stored version is 409"))
+        .description(Some("The `version` of the task as read (1 or more); a newer stored version is 409"))
         .into();
     TaskIds => ArrayBuilder::new()
         .items(
@@ -101,7 +101,7 @@ schema! {
         .min_items(Some(1))
         .max_items(Some(MAX_BULK))
         .unique_items(true)
-        .description(Some("1 to 100 distinct ids of the caller's tasks"))
+        .description(Some(format!("1 to {MAX_BULK} distinct ids of the caller's tasks")))
         .into();
 }
 
@@ -179,13 +179,17 @@ pub struct ListParams {
     /// Tasks due before this instant.
     pub due_before: Option<Due>,
     /// Default `created_at`; `due_at` lists only tasks with a due date.
+    #[param(inline)]
     pub sort: Option<SortKey>,
     /// Default `desc`.
+    #[param(inline)]
     pub direction: Option<Direction>,
     /// Larger is 422, never silently cut.
     #[serde(default)]
+    #[param(inline)]
     pub limit: Limit,
     /// Rows to skip. Simple, but deep offsets are slow: prefer `cursor`. Not with `cursor`.
+    #[param(inline)]
     pub offset: Option<Offset>,
     /// `next_cursor` of the previous page (same `sort` and `direction`). Not with `offset`.
     #[param(min_length = 1)]
