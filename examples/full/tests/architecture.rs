@@ -344,7 +344,11 @@ fn the_check_catches_each_kind_of_leak() {
     );
     // `::sqlx::` is the crate too; a URL in a string does not end the code.
     assert_eq!(
-        check("domain/task.rs", "fn f(_: ::sqlx::PgPool) {}", part("domain/task.rs")),
+        check(
+            "domain/task.rs",
+            "fn f(_: ::sqlx::PgPool) {}",
+            part("domain/task.rs")
+        ),
         ["domain/task.rs: uses the sqlx crate"]
     );
     let after_url = "let u = \"https://x\"; let p: axum::Json<()>;";

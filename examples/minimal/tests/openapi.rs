@@ -101,7 +101,10 @@ fn every_reference_resolves() {
         })
         .collect();
     assert!(found.len() > 20, "the document was read: {found:?}");
-    assert!(dangling.is_empty(), "references to undefined schemas: {dangling:?}");
+    assert!(
+        dangling.is_empty(),
+        "references to undefined schemas: {dangling:?}"
+    );
 }
 
 /// `openapi.json` at the project root is the document clients and reviewers read without

@@ -193,8 +193,6 @@ async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
     );
 }
 
-
-
 /// The names under which Prometheus stores a metric, as the OpenTelemetry Collector's
 /// Prometheus exporter writes them: dots become underscores, the unit `s` adds `_seconds`
 /// (annotations such as `{request}` add nothing), counters end in `_total`, and a histogram

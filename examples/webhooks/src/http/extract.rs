@@ -84,9 +84,12 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Query(value) = Query::<T>::from_request_parts(parts, state).await.map_err(
             |rejection: QueryRejection| {
-                let error =
-                    field_error::<serde::de::value::Error>(&rejection, "query", ToString::to_string)
-                        .unwrap_or_else(|| FieldError::new("query", rejection.body_text()));
+                let error = field_error::<serde::de::value::Error>(
+                    &rejection,
+                    "query",
+                    ToString::to_string,
+                )
+                .unwrap_or_else(|| FieldError::new("query", rejection.body_text()));
                 AppError::Validation(vec![error]).into_response()
             },
         )?;
