@@ -58,6 +58,8 @@ MDBOOK_VERSION=0.5.4
 CARGO_AUDIT_VERSION=0.22.2
 JUST_VERSION=1.59.0
 SQLX_CLI_VERSION=0.9.0
+# Installed when no cargo-nextest is present (any installed version is used as it is).
+NEXTEST_VERSION=0.9.143
 # An offline RustSec database beside the checkout (as on the kit's CI machines) is used when
 # present; otherwise cargo audit fetches the current one.
 ADVISORY_DB="${ADVISORY_DB:-$ROOT/../shared/advisory-db}"
@@ -86,8 +88,8 @@ ensure_cargo_generate() {
 
 ensure_nextest() {
   cargo nextest --version >/dev/null 2>&1 || {
-    say "installing cargo-nextest"
-    cargo install cargo-nextest --locked
+    say "installing cargo-nextest $NEXTEST_VERSION"
+    cargo install cargo-nextest --locked --version "$NEXTEST_VERSION"
   }
 }
 

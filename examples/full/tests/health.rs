@@ -54,8 +54,8 @@ async fn readyz_answers_503_naming_postgres_when_the_database_is_unreachable() {
         ("APP_ADDR", "127.0.0.1:0"),
         ("JOBS_WORKER", "false"),
     ]);
-    let backends = Backends::lazy(&config).unwrap();
     common::install_crypto_provider();
+    let backends = Backends::lazy(&config).unwrap();
     let app = Application::on(config, backends).await.unwrap();
     let server = TestServer::run(app).await;
 

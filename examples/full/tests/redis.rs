@@ -156,15 +156,17 @@ impl EventStream {
 #[tokio::test]
 async fn readyz_reports_degraded_not_unavailable_when_redis_is_unreachable() {
     let env = TestEnv::new().await;
-    let db = Backends::connect(&env.config(&[])).await.unwrap().db;
+    let up = Backends::connect(&env.config(&[])).await.unwrap();
     let down = env.config(&[
         ("REDIS_URL", "redis://127.0.0.1:1"),
         ("REDIS_TIMEOUT_MS", "300"),
         ("JOBS_WORKER", "false"),
     ]);
-    let redis = Redis::connect_lazy(&down.redis).unwrap();
-    common::install_crypto_provider();
-    let app = Application::on(down, Backends { db, redis }).await.unwrap();
+    let backends = Backends {
+        redis: Redis::connect_lazy(&down.redis).unwrap(),
+        ..up
+    };
+    let app = Application::on(down, backends).await.unwrap();
     let server = TestServer::run(app).await;
 
     let response = server.get("/readyz").await;

@@ -13,6 +13,7 @@ pub mod inbound;
 pub mod jobs;
 pub mod limits;
 pub mod mail;
+pub mod memory;
 pub mod passwords;
 pub mod readiness;
 pub mod services;

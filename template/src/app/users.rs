@@ -179,3 +179,6 @@ impl UserAdmin {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

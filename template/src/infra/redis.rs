@@ -35,6 +35,7 @@ pub struct Redis {
     client: redis::Client,
     prefix: Arc<str>,
     timeout: Duration,
+    task_cache_ttl: Duration,
     /// While `Some`, and until that instant, Redis counts as down.
     open_until: Arc<Mutex<Option<Instant>>>,
 }
@@ -66,8 +67,14 @@ impl Redis {
             client,
             prefix: config.key_prefix.as_str().into(),
             timeout: config.timeout,
+            task_cache_ttl: config.task_cache_ttl,
             open_until: Arc::default(),
         }
+    }
+
+    /// How long a task stays cached after a read (`TASK_CACHE_TTL_SECS`).
+    pub fn task_cache_ttl(&self) -> Duration {
+        self.task_cache_ttl
     }
 
     /// `name` under this service's prefix (`REDIS_KEY_PREFIX`), so several services, or

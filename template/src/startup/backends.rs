@@ -7,6 +7,10 @@ use sqlx::PgPool;
 
 use crate::infra::redis::{Redis, RedisProbe};
 {%- endif %}
+{%- if webhooks %}
+
+use crate::infra::webhook_client::HttpWebhookSender;
+{%- endif %}
 
 use crate::{
     app::readiness::{Probe, Readiness},
@@ -21,6 +25,10 @@ pub struct Backends {
 {%- if redis %}
     pub redis: Redis,
 {%- endif %}
+{%- if webhooks %}
+    /// Sends webhook deliveries, to public addresses only.
+    pub webhook_client: HttpWebhookSender,
+{%- endif %}
 }
 
 impl Backends {
@@ -32,6 +40,9 @@ impl Backends {
             db: postgres::connect(&config.database).await?,
 {%- if redis %}
             redis: Redis::connect(&config.redis).await?,
+{%- endif %}
+{%- if webhooks %}
+            webhook_client: HttpWebhookSender::new(&config.webhooks)?,
 {%- endif %}
         };
         let max = config.database.max_connections;
@@ -45,6 +56,9 @@ impl Backends {
             db: postgres::connect_lazy(&config.database)?,
 {%- if redis %}
             redis: Redis::connect_lazy(&config.redis)?,
+{%- endif %}
+{%- if webhooks %}
+            webhook_client: HttpWebhookSender::new(&config.webhooks)?,
 {%- endif %}
         })
     }

@@ -7,6 +7,7 @@
 mod backends;
 pub mod commands;
 mod maintenance;
+pub mod ports;
 {%- if redis %}
 mod redis;
 {%- endif %}
@@ -68,7 +69,8 @@ impl Application {
     /// Builds the service on backends that exist already: tests pass connections to
     /// dependencies that are down.
     pub async fn on(config: Config, backends: Backends) -> anyhow::Result<Self> {
-        let services = services::assemble(&config, &backends).await?;
+        let ports = ports::Ports::connected(&backends).await;
+        let services = services::assemble(&config, ports).await?;
         services.jobs.observe_queue(SATURATION_SAMPLING);
         let state = AppState::new(services, &config);
         tokio::spawn(maintenance::maintain(state.clone(), MAINTENANCE_INTERVAL));

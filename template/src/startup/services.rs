@@ -1,6 +1,5 @@
-//! Building the application's services on the backends: which implementation serves each
-//! port. Every service starts on Postgres; the optional parts of the service add to what is
-//! built here, each from its own file.
+//! Building the application's services on their ports (`super::ports`), and the jobs they
+//! run. The optional parts of the service add to what is built here, each from its own file.
 
 use std::sync::Arc;
 
@@ -9,86 +8,60 @@ use crate::{
         audit::AuditLog,
         auth::AuthService,
         jobs::{JobRunner, Jobs},
-        limits::{AuthLimiter, SharedLimit},
+        limits::AuthLimiter,
         mail::Mailer,
         passwords::Passwords,
         services::Services,
-        sessions::SessionRepository,
-        tasks::{NoTaskEvents, TaskEvents, TaskOutbox, TaskRepository, TaskService},
+        tasks::TaskService,
         tokens::Tokens,
-        users::{UserAdmin, UserRepository},
+        users::UserAdmin,
         welcome::SendWelcomeEmail,
     },
     config::Config,
-    infra::{
-        audit::PgSecurityEventStore, jobs::PgJobQueue, sessions::PgSessionRepository,
-        tasks::PgTaskRepository, users::PgUserRepository,
-    },
 };
 
-use super::Backends;
-{%- if redis %}
-use super::redis;
-{%- endif %}
+use super::ports::Ports;
 {%- if webhooks %}
 use super::webhooks;
 {%- endif %}
 
-/// The ports the task service and the login limiter are built on.
-pub struct Parts {
-    pub task_repo: Arc<dyn TaskRepository>,
-    pub task_events: Arc<dyn TaskEvents>,
-    pub task_outbox: Option<Arc<dyn TaskOutbox>>,
-    /// A login limit shared by every instance, beside each instance's own.
-    pub shared_limit: Option<Arc<dyn SharedLimit>>,
-}
-
 // ANCHOR: assemble
-/// The services, on `backends`. Starts the audit log's writer.
-pub async fn assemble(config: &Config, backends: &Backends) -> anyhow::Result<Services> {
-    let db = &backends.db;
-    let jobs = Jobs::new(Arc::new(PgJobQueue(db.clone())));
-    let parts = Parts {
-        task_repo: Arc::new(PgTaskRepository(db.clone())),
-        task_events: Arc::new(NoTaskEvents),
-        task_outbox: None,
-        shared_limit: None,
-    };
-{%- if redis %}
-    let (parts, task_feed) = redis::extend(parts, &backends.redis, config).await;
-{%- endif %}
-{%- if webhooks %}
-    let (parts, webhooks, inbound) = webhooks::extend(parts, db, &jobs, config)?;
-{%- endif %}
-    let users: Arc<dyn UserRepository> = Arc::new(PgUserRepository(db.clone()));
-    let sessions: Arc<dyn SessionRepository> = Arc::new(PgSessionRepository(db.clone()));
+/// The services on `ports`, the same way whichever implementation serves them. Starts the
+/// audit log's writer.
+pub async fn assemble(config: &Config, ports: Ports) -> anyhow::Result<Services> {
+    let jobs = Jobs::new(ports.job_queue);
     let audit = AuditLog::start(
-        Arc::new(PgSecurityEventStore(db.clone())),
+        ports.security_events,
         config.auth.login_failure_alert_per_minute,
     );
+{%- if webhooks %}
+    let (outbox, webhooks, inbound) = webhooks::services(ports.webhooks, &jobs, config);
+{%- else %}
+    let outbox = None;
+{%- endif %}
     Ok(Services {
-        readiness: backends.readiness(),
+        readiness: ports.readiness,
         auth: AuthService {
-            users: users.clone(),
-            sessions: sessions.clone(),
+            users: ports.users.clone(),
+            sessions: ports.sessions.clone(),
             passwords: Passwords::new(&config.auth).await?,
             tokens: Tokens::new(&config.auth),
-            limiter: AuthLimiter::new(&config.limits, parts.shared_limit),
+            limiter: AuthLimiter::new(&config.limits, ports.shared_limit),
             audit: audit.clone(),
             jobs: jobs.clone(),
         },
         users: UserAdmin {
-            users,
-            sessions,
+            users: ports.users,
+            sessions: ports.sessions,
             audit: audit.clone(),
         },
         tasks: TaskService {
-            repo: parts.task_repo,
-            events: parts.task_events,
-            outbox: parts.task_outbox,
+            repo: ports.task_repo,
+            events: ports.task_events,
+            outbox,
         },
 {%- if redis %}
-        task_feed,
+        task_feed: ports.task_feed,
 {%- endif %}
         audit,
         jobs,

@@ -5,43 +5,72 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use super::services::Parts;
 use crate::{
     app::{
-        inbound::{InboundWebhooks, ProcessInbound},
+        inbound::{InboundStore, InboundWebhooks, ProcessInbound},
         jobs::{JobRunner, Jobs},
+        memory::{Memory, RecordingSender},
         services::Services,
-        webhooks::{DeliveryMetrics, FanOutTaskEvents, SendDeliveries, WebhookOutbox, Webhooks},
+        tasks::TaskOutbox,
+        webhooks::{
+            DeliveryMetrics, DeliveryStore, EndpointStore, FanOutTaskEvents, SendDeliveries,
+            WebhookOutbox, WebhookSender, Webhooks,
+        },
     },
     config::Config,
     infra::{inbound::PgInboundStore, webhook_client::HttpWebhookSender, webhooks::PgWebhookStore},
 };
 
-pub fn extend(
-    parts: Parts,
-    db: &PgPool,
-    jobs: &Jobs,
-    config: &Config,
-) -> anyhow::Result<(Parts, Webhooks, InboundWebhooks)> {
-    let parts = Parts {
-        task_outbox: Some(Arc::new(WebhookOutbox(jobs.clone()))),
-        ..parts
-    };
+/// The ports of webhooks: where endpoints, deliveries and inbound messages are kept, and what
+/// sends a delivery.
+pub struct WebhookPorts {
+    pub endpoints: Arc<dyn EndpointStore>,
+    pub deliveries: Arc<dyn DeliveryStore>,
+    pub inbound: Arc<dyn InboundStore>,
+    pub sender: Arc<dyn WebhookSender>,
+}
+
+pub fn on_postgres(db: &PgPool, client: &HttpWebhookSender) -> WebhookPorts {
     let store = Arc::new(PgWebhookStore(db.clone()));
-    let webhooks = Webhooks {
+    WebhookPorts {
         endpoints: store.clone(),
         deliveries: store,
-        sender: Arc::new(HttpWebhookSender::new(&config.webhooks)?),
+        inbound: Arc::new(PgInboundStore(db.clone())),
+        sender: Arc::new(client.clone()),
+    }
+}
+
+/// In `memory`, with a sender that records each request and answers 204.
+pub fn in_memory(memory: &Memory) -> WebhookPorts {
+    WebhookPorts {
+        endpoints: Arc::new(memory.clone()),
+        deliveries: Arc::new(memory.clone()),
+        inbound: Arc::new(memory.clone()),
+        sender: Arc::new(RecordingSender::default()),
+    }
+}
+
+/// The task outbox (every task change queues its event for the endpoints) and the services.
+pub fn services(
+    ports: WebhookPorts,
+    jobs: &Jobs,
+    config: &Config,
+) -> (Option<Arc<dyn TaskOutbox>>, Webhooks, InboundWebhooks) {
+    let webhooks = Webhooks {
+        endpoints: ports.endpoints,
+        deliveries: ports.deliveries,
+        sender: ports.sender,
         jobs: jobs.clone(),
         config: config.webhooks.clone(),
         metrics: DeliveryMetrics::new(),
     };
     let inbound = InboundWebhooks {
-        store: Arc::new(PgInboundStore(db.clone())),
+        store: ports.inbound,
         jobs: jobs.clone(),
         config: config.webhooks.clone(),
     };
-    Ok((parts, webhooks, inbound))
+    let outbox: Arc<dyn TaskOutbox> = Arc::new(WebhookOutbox(jobs.clone()));
+    (Some(outbox), webhooks, inbound)
 }
 
 /// The jobs of webhooks: fan-out, delivery, and processing what other systems sent.

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::redis::Redis;
 use crate::{
     app::{
-        task_feed::{FeedItem, TaskFeed},
+        task_feed::{FeedItem, TaskFeed, owner_stream},
         tasks::{TaskEvent, TaskEvents},
     },
     error::AppError,
@@ -143,23 +143,6 @@ impl TaskFeed for RedisTaskFeed {
                 retry_after: Some(Duration::from_secs(5)),
             });
         }
-        let receiver = self.sender.subscribe();
-        let items = futures::stream::unfold(Some(receiver), move |receiver| async move {
-            let mut receiver = receiver?;
-            loop {
-                match receiver.recv().await {
-                    Ok(FeedItem::Event(event)) if event.owner_id != owner => {}
-                    Ok(FeedItem::Event(event)) => {
-                        return Some((FeedItem::Event(event), Some(receiver)));
-                    }
-                    // Lost the source, or fell behind: say so once, then end.
-                    Ok(FeedItem::Interrupted) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                        return Some((FeedItem::Interrupted, None));
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        });
-        Ok(items.boxed())
+        Ok(owner_stream(self.sender.subscribe(), owner))
     }
 }

@@ -6,6 +6,8 @@ use sqlx::PgPool;
 
 use crate::infra::redis::{Redis, RedisProbe};
 
+use crate::infra::webhook_client::HttpWebhookSender;
+
 use crate::{
     app::readiness::{Probe, Readiness},
     config::Config,
@@ -17,6 +19,8 @@ use super::{READINESS_PROBE_TIMEOUT, SATURATION_SAMPLING};
 pub struct Backends {
     pub db: PgPool,
     pub redis: Redis,
+    /// Sends webhook deliveries, to public addresses only.
+    pub webhook_client: HttpWebhookSender,
 }
 
 impl Backends {
@@ -27,6 +31,7 @@ impl Backends {
         let backends = Self {
             db: postgres::connect(&config.database).await?,
             redis: Redis::connect(&config.redis).await?,
+            webhook_client: HttpWebhookSender::new(&config.webhooks)?,
         };
         let max = config.database.max_connections;
         postgres::observe_pool(&backends.db, max, SATURATION_SAMPLING);
@@ -38,6 +43,7 @@ impl Backends {
         Ok(Self {
             db: postgres::connect_lazy(&config.database)?,
             redis: Redis::connect_lazy(&config.redis)?,
+            webhook_client: HttpWebhookSender::new(&config.webhooks)?,
         })
     }
 

@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use super::services::Parts;
+use super::ports::Ports;
 use crate::{
     app::task_feed::TaskFeed,
-    config::Config,
     infra::{
         redis::Redis,
         redis_limit::RedisLimit,
@@ -15,17 +14,19 @@ use crate::{
     },
 };
 
-pub async fn extend(parts: Parts, redis: &Redis, config: &Config) -> (Parts, Arc<dyn TaskFeed>) {
-    let parts = Parts {
-        task_repo: Arc::new(CachedTaskRepository::new(
-            parts.task_repo,
-            redis.clone(),
-            config.redis.task_cache_ttl,
-        )),
-        task_events: Arc::new(RedisTaskEvents(redis.clone())),
-        shared_limit: Some(Arc::new(RedisLimit(redis.clone()))),
-        ..parts
-    };
-    let feed = Arc::new(RedisTaskFeed::start(redis.clone()).await);
-    (parts, feed)
+/// This instance's subscription to every instance's task events.
+pub async fn feed(redis: &Redis) -> Arc<dyn TaskFeed> {
+    Arc::new(RedisTaskFeed::start(redis.clone()).await)
+}
+
+impl Ports {
+    /// Task reads through the cache, events and the login limit through Redis.
+    pub fn with_redis(self, redis: &Redis) -> Self {
+        Self {
+            task_repo: Arc::new(CachedTaskRepository::new(self.task_repo, redis.clone())),
+            task_events: Arc::new(RedisTaskEvents(redis.clone())),
+            shared_limit: Some(Arc::new(RedisLimit(redis.clone()))),
+            ..self
+        }
+    }
 }

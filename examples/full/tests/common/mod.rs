@@ -152,15 +152,21 @@ pub fn config_from(vars: &[(&str, &str)]) -> Config {
     Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
 }
 
-/// HTTP settings for tests of the middleware stack alone, which reach no service.
-pub fn http_config(extra: &[(&str, &str)]) -> HttpConfig {
+/// Configuration for tests that reach no database or Redis (the middleware stack alone, the
+/// router on in-memory ports): the URLs are required settings, never contacted.
+pub fn offline_config(extra: &[(&str, &str)]) -> Config {
     let mut vars = vec![
-        // Required settings, never contacted by these tests.
+        // Required, so they must be set; nothing connects to them.
         ("DATABASE_URL", "postgres://unused@127.0.0.1:1/unused"),
         ("REDIS_URL", "redis://127.0.0.1:1"),
     ];
     vars.extend_from_slice(extra);
-    config_from(&vars).http
+    config_from(&vars)
+}
+
+/// HTTP settings for tests of the middleware stack alone.
+pub fn http_config(extra: &[(&str, &str)]) -> HttpConfig {
+    offline_config(extra).http
 }
 
 /// The backing services of one test, and the configuration that points at them.
@@ -171,6 +177,8 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub async fn new() -> Self {
+        // Before anything builds a TLS client (the webhook sender is built with the backends).
+        install_crypto_provider();
         Self {
             db: TestDatabase::new().await,
             redis: TestRedis::new().await,

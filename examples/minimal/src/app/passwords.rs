@@ -12,6 +12,7 @@
 //! the benchmark. Now it is the idle size plus one buffer per thread.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
@@ -58,6 +59,8 @@ struct Inner {
     admitted: Arc<Semaphore>,
     /// Verified against when an email is unknown, so that answer costs the same time.
     decoy: StoredHash,
+    /// The work of every hash computed so far.
+    work: Arc<AtomicU64>,
 }
 
 impl Passwords {
@@ -71,7 +74,8 @@ impl Passwords {
         )
         .map_err(|err| anyhow::anyhow!("invalid Argon2 parameters: {err}"))?;
         let concurrency = config.hash_concurrency.max(1);
-        let jobs = start_hashers(concurrency)?;
+        let work = Arc::default();
+        let jobs = start_hashers(concurrency, &work)?;
         let decoy_password = SecretString::from(uuid::Uuid::new_v4().to_string());
         let (peppers, decoy_params) = (config.peppers.clone(), params.clone());
         // With memory of its own, freed at once: an idle service keeps no hashing buffer.
@@ -92,8 +96,16 @@ impl Passwords {
                 jobs,
                 admitted: Arc::new(Semaphore::new(concurrency + config.hash_queue)),
                 decoy,
+                work,
             }),
         })
+    }
+
+    /// The Argon2 work done so far, in KiB × passes summed over every hash computed (the
+    /// decoy's at start-up aside). Two requests cost the same hashing when they add the same:
+    /// how the tests show that an unknown email costs what a wrong password costs.
+    pub fn work_done(&self) -> u64 {
+        self.inner.work.load(Ordering::Relaxed)
     }
 
     /// Hashes a new password with the current pepper.
@@ -168,32 +180,44 @@ type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 
 /// Argon2's working memory, kept by one hashing thread for all its hashes.
 #[derive(Default)]
-struct Memory(Vec<Block>);
+struct Memory {
+    blocks: Vec<Block>,
+    /// Adds up the work of every hash computed in this memory (see [`Passwords::work_done`]).
+    work: Arc<AtomicU64>,
+}
 
 impl Memory {
-    /// The blocks `params` needs; grows once if a stored hash was made with more memory.
-    /// `None` when that much cannot be had: a corrupt hash asking for terabytes fails the
-    /// check instead of aborting the process.
+    /// The blocks `params` needs, for one hash about to be computed; grows once if a stored
+    /// hash was made with more memory. `None` when that much cannot be had: a corrupt hash
+    /// asking for terabytes fails the check instead of aborting the process.
     fn blocks(&mut self, params: &Params) -> Option<&mut [Block]> {
         let count = params.block_count();
-        if self.0.len() < count {
-            self.0.try_reserve_exact(count - self.0.len()).ok()?;
-            self.0.resize(count, Block::new());
+        if self.blocks.len() < count {
+            self.blocks
+                .try_reserve_exact(count - self.blocks.len())
+                .ok()?;
+            self.blocks.resize(count, Block::new());
         }
-        self.0.get_mut(..count)
+        let work = u64::from(params.m_cost()) * u64::from(params.t_cost());
+        self.work.fetch_add(work, Ordering::Relaxed);
+        self.blocks.get_mut(..count)
     }
 }
 
-fn start_hashers(threads: usize) -> anyhow::Result<mpsc::Sender<Job>> {
+fn start_hashers(threads: usize, work: &Arc<AtomicU64>) -> anyhow::Result<mpsc::Sender<Job>> {
     let (jobs, queue) = mpsc::channel::<Job>();
     let queue = Arc::new(Mutex::new(queue));
     for n in 0..threads {
         let queue = queue.clone();
+        let work = work.clone();
         std::thread::Builder::new()
             .name(format!("password-hasher-{n}"))
             .spawn(move || {
                 lower_priority();
-                let mut memory = Memory::default();
+                let mut memory = Memory {
+                    blocks: Vec::new(),
+                    work,
+                };
                 loop {
                     // The lock is held only while waiting for the next job, never while hashing.
                     let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{Backends, services};
+use super::{Backends, ports::Ports, services};
 use crate::{
     app::services::Services,
     config::{Config, DatabaseConfig},
@@ -54,7 +54,8 @@ async fn with_services<T>(
     command: impl AsyncFnOnce(&Services) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     let backends = Backends::connect(config).await?;
-    let services = services::assemble(config, &backends).await?;
+    let ports = Ports::connected(&backends).await;
+    let services = services::assemble(config, ports).await?;
     let outcome = command(&services).await;
     let flushed = tokio::time::timeout(Duration::from_secs(5), services.audit.flush()).await;
     backends.db.close().await;

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod jobs;
 pub mod limits;
 pub mod mail;
+pub mod memory;
 pub mod passwords;
 pub mod readiness;
 pub mod services;

@@ -76,11 +76,11 @@ impl Pending {
 }
 
 impl CachedTaskRepository {
-    pub fn new(inner: Arc<dyn TaskRepository>, redis: Redis, ttl: Duration) -> Self {
+    pub fn new(inner: Arc<dyn TaskRepository>, redis: Redis) -> Self {
         Self {
             inner,
+            ttl: redis.task_cache_ttl(),
             redis,
-            ttl,
             pending: Mutex::default(),
         }
     }

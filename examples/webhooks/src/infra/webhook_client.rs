@@ -18,6 +18,7 @@ use crate::{
     domain::webhook::{AttemptOutcome, is_public},
 };
 
+#[derive(Clone)]
 pub struct HttpWebhookSender {
     client: reqwest::Client,
     max_response_bytes: usize,

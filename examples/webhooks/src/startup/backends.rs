@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::infra::webhook_client::HttpWebhookSender;
+
 use crate::{
     app::readiness::{Probe, Readiness},
     config::Config,
@@ -14,6 +16,8 @@ use super::{READINESS_PROBE_TIMEOUT, SATURATION_SAMPLING};
 
 pub struct Backends {
     pub db: PgPool,
+    /// Sends webhook deliveries, to public addresses only.
+    pub webhook_client: HttpWebhookSender,
 }
 
 impl Backends {
@@ -23,6 +27,7 @@ impl Backends {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let backends = Self {
             db: postgres::connect(&config.database).await?,
+            webhook_client: HttpWebhookSender::new(&config.webhooks)?,
         };
         let max = config.database.max_connections;
         postgres::observe_pool(&backends.db, max, SATURATION_SAMPLING);
@@ -33,6 +38,7 @@ impl Backends {
     pub fn lazy(config: &Config) -> anyhow::Result<Self> {
         Ok(Self {
             db: postgres::connect_lazy(&config.database)?,
+            webhook_client: HttpWebhookSender::new(&config.webhooks)?,
         })
     }
 

@@ -1,100 +1,25 @@
 //! The rules, against an in-memory repository: no database, milliseconds.
 
-use std::sync::Mutex;
-
-use async_trait::async_trait;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::*;
-use crate::domain::{
-    task::{Description, Title},
-    user::Role,
+use crate::{
+    app::memory::Memory,
+    domain::{
+        task::{Description, Title},
+        user::Role,
+    },
 };
 
-#[derive(Default)]
-struct MemoryRepo(Mutex<Vec<Task>>);
-
-#[async_trait]
-impl TaskRepository for MemoryRepo {
-    async fn insert(&self, task: &Task, _outbox: &[Job]) -> Result<(), AppError> {
-        self.0.lock().unwrap().push(task.clone());
-        Ok(())
-    }
-    async fn insert_idempotent(
-        &self,
-        _key: &IdempotencyKey,
-        task: &Task,
-        outbox: &[Job],
-    ) -> Result<Idempotent, AppError> {
-        self.insert(task, outbox).await?;
-        Ok(Idempotent::Created(task.clone()))
-    }
-    async fn get(&self, id: Uuid) -> Result<Option<Task>, AppError> {
-        Ok(self.0.lock().unwrap().iter().find(|t| t.id == id).cloned())
-    }
-    async fn update(
-        &self,
-        task: &Task,
-        _outbox: UpdateOutbox<'_>,
-    ) -> Result<Option<Task>, AppError> {
-        let mut tasks = self.0.lock().unwrap();
-        let Some(stored) = tasks
-            .iter_mut()
-            .find(|t| t.id == task.id && t.version == task.version)
-        else {
-            return Ok(None);
-        };
-        *stored = Task {
-            version: task.version + 1,
-            ..task.clone()
-        };
-        Ok(Some(stored.clone()))
-    }
-    async fn delete(&self, id: Uuid, _outbox: &[Job]) -> Result<bool, AppError> {
-        let mut tasks = self.0.lock().unwrap();
-        let before = tasks.len();
-        tasks.retain(|t| t.id != id);
-        Ok(tasks.len() < before)
-    }
-    async fn delete_all(
-        &self,
-        owner: Uuid,
-        ids: &[Uuid],
-        _outbox: &[Job],
-    ) -> Result<bool, AppError> {
-        let mut tasks = self.0.lock().unwrap();
-        let all_mine = ids
-            .iter()
-            .all(|id| tasks.iter().any(|t| t.id == *id && t.owner_id == owner));
-        if all_mine {
-            tasks.retain(|t| !ids.contains(&t.id));
-        }
-        Ok(all_mine)
-    }
-    async fn list(&self, query: &ListQuery) -> Result<Vec<Task>, AppError> {
-        let tasks = self.0.lock().unwrap();
-        let limit = usize::try_from(query.limit + 1).unwrap();
-        Ok(tasks
-            .iter()
-            .filter(|t| t.owner_id == query.owner)
-            .take(limit)
-            .cloned()
-            .collect())
-    }
-    async fn purge_expired_keys(&self) -> Result<u64, AppError> {
-        Ok(0)
-    }
-    async fn seed(&self, _owner: Uuid, _count: i64) -> Result<u64, AppError> {
-        Ok(0)
-    }
-}
-
-fn service() -> TaskService {
-    TaskService {
-        events: Arc::new(NoTaskEvents),
+/// The service on one in-memory store, which also records the events it publishes.
+fn service() -> (TaskService, Memory) {
+    let memory = Memory::new();
+    let service = TaskService {
+        events: Arc::new(memory.clone()),
         outbox: None,
-        repo: Arc::new(MemoryRepo::default()),
-    }
+        repo: Arc::new(memory.clone()),
+    };
+    (service, memory)
 }
 
 fn caller(role: Role) -> Caller {
@@ -115,24 +40,9 @@ fn content(title: &str) -> TaskContent {
     }
 }
 
-#[derive(Default)]
-struct RecordedEvents(Mutex<Vec<(TaskEventKind, Uuid)>>);
-
-#[async_trait]
-impl TaskEvents for RecordedEvents {
-    async fn publish(&self, event: TaskEvent) {
-        self.0.lock().unwrap().push((event.kind, event.task_id));
-    }
-}
-
 #[tokio::test]
 async fn each_committed_change_is_announced_once_and_refusals_not_at_all() {
-    let events = Arc::new(RecordedEvents::default());
-    let service = TaskService {
-        events: events.clone(),
-        outbox: None,
-        repo: Arc::new(MemoryRepo::default()),
-    };
+    let (service, memory) = service();
     let owner = caller(Role::User);
     let task = service.create(&owner, content("Ship")).await.unwrap();
     let patch = |status| TaskPatch {
@@ -154,7 +64,8 @@ async fn each_committed_change_is_announced_once_and_refusals_not_at_all() {
     // Done already: nothing changes, nothing to announce.
     service.mark_done(&owner, task.id).await.unwrap();
     service.delete(&owner, task.id).await.unwrap();
-    let kinds: Vec<TaskEventKind> = events.0.lock().unwrap().iter().map(|e| e.0).collect();
+    let events = memory.task_events();
+    let kinds: Vec<TaskEventKind> = events.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
         [
@@ -164,12 +75,12 @@ async fn each_committed_change_is_announced_once_and_refusals_not_at_all() {
             TaskEventKind::Deleted
         ]
     );
-    assert!(events.0.lock().unwrap().iter().all(|e| e.1 == task.id));
+    assert!(events.iter().all(|e| e.task_id == task.id));
 }
 
 #[tokio::test]
 async fn others_get_404_and_admins_get_through() {
-    let service = service();
+    let (service, _) = service();
     let owner = caller(Role::User);
     let task = service.create(&owner, content("Mine")).await.unwrap();
     let stranger = caller(Role::User);
@@ -185,7 +96,7 @@ async fn others_get_404_and_admins_get_through() {
 
 #[tokio::test]
 async fn a_stale_version_is_409_and_changes_nothing() {
-    let service = service();
+    let (service, _) = service();
     let owner = caller(Role::User);
     let task = service.create(&owner, content("v1")).await.unwrap();
     let updated = service
@@ -209,7 +120,7 @@ async fn a_stale_version_is_409_and_changes_nothing() {
 
 #[tokio::test]
 async fn done_is_idempotent_and_a_done_task_must_be_reopened_first() {
-    let service = service();
+    let (service, _) = service();
     let owner = caller(Role::User);
     let task = service.create(&owner, content("Ship")).await.unwrap();
     let done = service.mark_done(&owner, task.id).await.unwrap();
@@ -235,7 +146,7 @@ async fn done_is_idempotent_and_a_done_task_must_be_reopened_first() {
 
 #[tokio::test]
 async fn bulk_delete_is_all_or_nothing() {
-    let service = service();
+    let (service, _) = service();
     let owner = caller(Role::User);
     let mine = service.create(&owner, content("Mine")).await.unwrap();
     let theirs = service

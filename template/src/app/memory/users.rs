@@ -1,0 +1,283 @@
+//! Accounts and sessions in memory.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Memory, RefreshRow, StoredUser};
+use crate::{
+    app::{
+        jobs::Job,
+        passwords::StoredHash,
+        sessions::{NewRefreshToken, Rotation, SessionRepository},
+        users::{AccessState, Credentials, NewUser, UserChange, UserRepository},
+    },
+    domain::user::{Role, User, email_key},
+    error::AppError,
+};
+
+impl Memory {
+    fn credentials_of(stored: &StoredUser) -> Credentials {
+        Credentials {
+            user: stored.user.clone(),
+            password: stored.password.clone(),
+            session_epoch: stored.session_epoch,
+        }
+    }
+}
+
+#[async_trait]
+impl UserRepository for Memory {
+    async fn create(&self, user: NewUser, outbox: &[Job]) -> Result<User, AppError> {
+        let mut state = self.state();
+        if state
+            .users
+            .iter()
+            .any(|stored| email_key(&stored.user.email) == email_key(&user.email))
+        {
+            return Err(AppError::Conflict(
+                "an account with this email already exists".into(),
+            ));
+        }
+        let now = Utc::now();
+        let created = User {
+            id: user.id,
+            email: user.email,
+            display_name: user.display_name,
+            role: user.role,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        state.users.push(StoredUser {
+            user: created.clone(),
+            password: user.password,
+            session_epoch: 0,
+        });
+        state.enqueue_all(outbox);
+        Ok(created)
+    }
+
+    async fn credentials(&self, email_key: &str) -> Result<Option<Credentials>, AppError> {
+        let state = self.state();
+        Ok(state
+            .users
+            .iter()
+            .find(|stored| crate::domain::user::email_key(&stored.user.email) == email_key)
+            .map(Memory::credentials_of))
+    }
+
+    async fn access_state(&self, id: Uuid, jti: Uuid) -> Result<Option<AccessState>, AppError> {
+        let state = self.state();
+        Ok(state.user(id).map(|stored| AccessState {
+            role: stored.user.role,
+            disabled: stored.user.disabled,
+            session_epoch: stored.session_epoch,
+            token_revoked: state.denied.contains_key(&jti),
+        }))
+    }
+
+    async fn by_id(&self, id: Uuid) -> Result<Option<User>, AppError> {
+        Ok(self.state().user(id).map(|stored| stored.user.clone()))
+    }
+
+    async fn set_password(&self, id: Uuid, hash: StoredHash) -> Result<(), AppError> {
+        if let Some(stored) = self.state().user_mut(id) {
+            stored.password = hash;
+        }
+        Ok(())
+    }
+
+    async fn list(&self, limit: i64, offset: i64) -> Result<(Vec<User>, i64), AppError> {
+        let state = self.state();
+        let mut users: Vec<User> = state.users.iter().map(|s| s.user.clone()).collect();
+        users.sort_by_key(|user| (user.created_at, user.id));
+        let total = i64::try_from(users.len()).unwrap_or(i64::MAX);
+        let page = users
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(0))
+            .collect();
+        Ok((page, total))
+    }
+
+    async fn update(&self, id: Uuid, change: &UserChange) -> Result<Option<User>, AppError> {
+        let mut state = self.state();
+        let Some(stored) = state.user_mut(id) else {
+            return Ok(None);
+        };
+        if let Some(role) = change.role {
+            stored.user.role = role;
+        }
+        if let Some(disabled) = change.disabled {
+            stored.user.disabled = disabled;
+        }
+        stored.user.updated_at = Utc::now();
+        Ok(Some(stored.user.clone()))
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
+        let mut state = self.state();
+        let before = state.users.len();
+        state.users.retain(|stored| stored.user.id != id);
+        // What the foreign keys cascade to in Postgres.
+        state.refresh_tokens.retain(|token| token.user_id != id);
+        state.tasks.retain(|task| task.owner_id != id);
+        Ok(state.users.len() < before)
+    }
+
+    async fn set_role_by_email(
+        &self,
+        email_key: &str,
+        role: Role,
+    ) -> Result<Option<User>, AppError> {
+        let mut state = self.state();
+        let found = state
+            .users
+            .iter_mut()
+            .find(|stored| crate::domain::user::email_key(&stored.user.email) == email_key);
+        Ok(found.map(|stored| {
+            stored.user.role = role;
+            stored.user.clone()
+        }))
+    }
+}
+
+#[async_trait]
+impl SessionRepository for Memory {
+    async fn insert_refresh(
+        &self,
+        token: NewRefreshToken,
+        session_epoch: i32,
+    ) -> Result<bool, AppError> {
+        let mut state = self.state();
+        let live = state
+            .user(token.user_id)
+            .is_some_and(|stored| stored.session_epoch == session_epoch && !stored.user.disabled);
+        if live {
+            state.refresh_tokens.push(RefreshRow {
+                family_id: token.family_id,
+                user_id: token.user_id,
+                hash: token.hash,
+                expires_at: token.expires_at,
+                used: false,
+                revoked: false,
+            });
+        }
+        Ok(live)
+    }
+
+    async fn rotate_refresh(
+        &self,
+        presented: &[u8],
+        next: NewRefreshToken,
+    ) -> Result<Rotation, AppError> {
+        let mut state = self.state();
+        let Some(index) = state
+            .refresh_tokens
+            .iter()
+            .position(|t| t.hash == presented)
+        else {
+            return Ok(Rotation::Unknown);
+        };
+        let (user_id, family_id) = {
+            let token = &state.refresh_tokens[index];
+            (token.user_id, token.family_id)
+        };
+        let Some((epoch, disabled)) = state
+            .user(user_id)
+            .map(|stored| (stored.session_epoch, stored.user.disabled))
+        else {
+            return Ok(Rotation::Dead);
+        };
+        let token = &state.refresh_tokens[index];
+        if token.used || disabled {
+            state.revoke_family(family_id);
+            return Ok(if disabled {
+                Rotation::Dead
+            } else {
+                Rotation::Reused { user_id, family_id }
+            });
+        }
+        if token.revoked || token.expires_at <= Utc::now() {
+            return Ok(Rotation::Dead);
+        }
+        state.refresh_tokens[index].used = true;
+        state.refresh_tokens.push(RefreshRow {
+            family_id,
+            user_id,
+            hash: next.hash,
+            expires_at: next.expires_at,
+            used: false,
+            revoked: false,
+        });
+        Ok(Rotation::Rotated {
+            user_id,
+            family_id,
+            session_epoch: epoch,
+        })
+    }
+
+    async fn revoke_family_of(&self, user_id: Uuid, presented: &[u8]) -> Result<(), AppError> {
+        let mut state = self.state();
+        let family = state
+            .refresh_tokens
+            .iter()
+            .find(|t| t.hash == presented && t.user_id == user_id)
+            .map(|t| t.family_id);
+        if let Some(family) = family {
+            state.revoke_family(family);
+        }
+        Ok(())
+    }
+
+    async fn end_all_sessions(&self, user_id: Uuid) -> Result<(), AppError> {
+        let mut state = self.state();
+        if let Some(stored) = state.user_mut(user_id) {
+            stored.session_epoch += 1;
+        }
+        for token in state
+            .refresh_tokens
+            .iter_mut()
+            .filter(|t| t.user_id == user_id)
+        {
+            token.revoked = true;
+        }
+        Ok(())
+    }
+
+    async fn deny_access(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<(), AppError> {
+        self.state().denied.entry(jti).or_insert(expires_at);
+        Ok(())
+    }
+
+    async fn purge_expired(&self) -> Result<u64, AppError> {
+        let now = Utc::now();
+        let mut state = self.state();
+        let before = state.denied.len() + state.refresh_tokens.len();
+        state.denied.retain(|_, expires_at| *expires_at >= now);
+        state.refresh_tokens.retain(|token| token.expires_at >= now);
+        let after = state.denied.len() + state.refresh_tokens.len();
+        Ok(u64::try_from(before - after).unwrap_or(u64::MAX))
+    }
+}
+
+impl super::State {
+    fn user(&self, id: Uuid) -> Option<&StoredUser> {
+        self.users.iter().find(|stored| stored.user.id == id)
+    }
+
+    fn user_mut(&mut self, id: Uuid) -> Option<&mut StoredUser> {
+        self.users.iter_mut().find(|stored| stored.user.id == id)
+    }
+
+    fn revoke_family(&mut self, family_id: Uuid) {
+        for token in self
+            .refresh_tokens
+            .iter_mut()
+            .filter(|t| t.family_id == family_id)
+        {
+            token.revoked = true;
+        }
+    }
+}
