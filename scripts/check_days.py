@@ -2,6 +2,11 @@
 
 Usage:
   python3 scripts/check_days.py refs DOCS_SRC SERVICE_DIR   every file and item a day names exists
+  python3 scripts/check_days.py includes DOCS_SRC [--template]
+                                                            every {{#include}} and its anchor
+                                                            resolves; every day shows code
+  python3 scripts/check_days.py plan DOCS_SRC               chapters follow docs/src/plan.md
+  python3 scripts/check_days.py map DOCS_SRC                print the map page (docs/src/map.md)
   python3 scripts/check_days.py command DAY_FILE            print the day's check command
   python3 scripts/check_days.py tests DOC SERVICE_DIR        every test a page names exists
   python3 scripts/check_days.py course DOCS_SRC              the course as data, for the service's
@@ -60,10 +65,11 @@ def refs(docs_src, service):
                 problems.append(f"{day.name}: {path} does not exist")
                 continue
             checked += 1
-            if file.is_dir():
+            named = re.findall(r"`([^`]+)`", items)
+            if file.is_dir() or not named:
                 continue
             text = file.read_text()
-            for item in re.findall(r"`([^`]+)`", items):
+            for item in named:
                 if item.startswith("impl "):
                     found = item in text
                 elif file.name == "justfile":
@@ -115,6 +121,117 @@ def tests(doc, service):
     return 1 if problems or checked == 0 else 0
 
 
+INCLUDE = re.compile(r"\{\{#(?:include|rustdoc_include)\s+([^}\s]+)\s*\}\}")
+# The rendered full variant, which the book quotes; `--template` reads the template instead
+# (same paths, same anchors) for drafts not yet synced into examples/.
+EXAMPLE = "../../examples/full/"
+
+
+def includes(docs_src, template=False):
+    problems, checked = [], 0
+    src = pathlib.Path(docs_src)
+    for page in sorted(src.glob("*.md")):
+        text = page.read_text()
+        found = INCLUDE.findall(text)
+        if page.name.startswith("day-") and not any(EXAMPLE in target for target in found):
+            problems.append(f"{page.name}: shows no code from {EXAMPLE}")
+        for target in found:
+            path, _, anchor = target.partition(":")
+            if template and path.startswith(EXAMPLE):
+                path = "../../template/" + path[len(EXAMPLE):]
+            file = (page.parent / path).resolve()
+            checked += 1
+            if not file.is_file():
+                problems.append(f"{page.name}: {target}: no such file")
+                continue
+            body = file.read_text(errors="replace")
+            if not anchor or re.fullmatch(r"[\d:]*", anchor):
+                # mdBook strips marker lines only from anchored includes.
+                if "ANCHOR" in body and file.suffix != ".md":
+                    problems.append(f"{page.name}: {target}: the file has ANCHOR markers, which a "
+                                    "whole-file include shows: wrap it in an anchor of its own")
+                continue
+            start = re.search(rf"ANCHOR:\s*{re.escape(anchor)}\b", body)
+            end = re.search(rf"ANCHOR_END:\s*{re.escape(anchor)}\b", body)
+            if not (start and end and start.start() < end.start()):
+                problems.append(f"{page.name}: {target}: no anchor '{anchor}' (ANCHOR: ... ANCHOR_END:)")
+    for problem in problems:
+        print(problem)
+    print(f"includes: {checked} checked, {len(problems)} broken")
+    return 1 if problems else 0
+
+
+def plan_days(docs_src):
+    """The plan's days: number -> (topic, artifact line), and its blocks' ranges."""
+    text = (pathlib.Path(docs_src) / "plan.md").read_text()
+    days = {}
+    for number, topic, kind, artifact in re.findall(
+            r"^\*\*Day (\d+)\.\*\* (.+?)\s*\n_(Artifact|Target):_ (.+?)\s*$", text, re.M):
+        days[int(number)] = (topic.strip(), f"{kind}: {artifact.strip()}")
+    blocks = [(int(a), int(b)) for a, b in re.findall(r"^## .*?\(Days (\d+)\D(\d+)\)", text, re.M)]
+    return days, blocks
+
+
+def chapter_plan_line(text):
+    match = re.search(r"^> \*\*The plan\*\* (.+?)\s*$", text, re.M)
+    return match.group(1) if match else None
+
+
+def plan(docs_src):
+    """Chapter N is titled with the plan's day N topic and quotes its artifact; the book's
+    blocks have the plan's boundaries, each closed by its Go/No-Go section."""
+    src = pathlib.Path(docs_src)
+    days, blocks = plan_days(docs_src)
+    problems = []
+    if len(days) != 40:
+        problems.append(f"plan.md: {len(days)} days found, 40 expected")
+    for number, (topic, artifact) in sorted(days.items()):
+        page = src / f"day-{number:02}.md"
+        if not page.exists():
+            problems.append(f"{page.name}: missing")
+            continue
+        text = page.read_text()
+        title = re.match(r"# Day (\d+) \W (.+)", text)
+        if not title or int(title.group(1)) != number or title.group(2).strip() != topic:
+            problems.append(f"{page.name}: title must be 'Day {number} — {topic}'")
+        quoted = chapter_plan_line(text)
+        if quoted != artifact:
+            problems.append(f"{page.name}: '> **The plan** ...' must quote '{artifact}', not {quoted!r}")
+    summary = (src / "SUMMARY.md").read_text()
+    book_blocks = [(int(a), int(b)) for a, b in re.findall(r"^# Block \d+: .+? \(days (\d+)\D+(\d+)\)$", summary, re.M)]
+    if book_blocks != blocks:
+        problems.append(f"SUMMARY.md: blocks {book_blocks}, the plan's are {blocks}")
+    for _, last in blocks:
+        if "## Go/No-Go" not in (src / f"day-{last:02}.md").read_text():
+            problems.append(f"day-{last:02}.md: closes a block but has no '## Go/No-Go' section")
+    for problem in problems:
+        print(problem)
+    print(f"plan: {len(days)} days and {len(blocks)} blocks checked, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+def map_page(docs_src):
+    """The map: each day's plan topic and artifact, the files and tests that hold it, and its
+    check. Written by `scripts/kit.sh sync`; `check-sync` fails when it is stale."""
+    src = pathlib.Path(docs_src)
+    days, _ = plan_days(docs_src)
+    lines = ["# Map: the plan's days in the service", "",
+             "Generated from the chapters by `scripts/check_days.py map`; `scripts/kit.sh check-days`",
+             "checks every file and test below against each variant, and runs every check.", "",
+             "| Day | The plan | Artifact | Where in the service | Check |", "|---|---|---|---|---|"]
+    for day in sorted(src.glob("day-*.md")):
+        text = day.read_text()
+        number = int(re.match(r"# Day (\d+)", text).group(1))
+        topic, artifact = days.get(number, ("?", "?"))
+        where = section(text, "Where in the code") or ""
+        paths = [m.split(" ")[0] for m in re.findall(r"^- `([^`]+)`", where, re.M)]
+        check = _command(day).replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| [{number}]({day.name}) | {topic} | {artifact.split(': ', 1)[1]} | "
+                     f"{', '.join(f'`{p}`' for p in paths)} | `{check}` |")
+    print("\n".join(lines))
+    return 0
+
+
 def course(docs_src):
     """The parts of the book a rendered service acts on, as JSON (template/docs/course.json):
     each day's title, block, variants and check command (`just progress`), each block's name
@@ -149,6 +266,12 @@ def course(docs_src):
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "includes":
+        sys.exit(includes(sys.argv[2], "--template" in sys.argv))
+    if sys.argv[1] == "plan":
+        sys.exit(plan(sys.argv[2]))
+    if sys.argv[1] == "map":
+        sys.exit(map_page(sys.argv[2]))
     if sys.argv[1] == "course":
         sys.exit(course(sys.argv[2]))
     if sys.argv[1] == "refs":

@@ -176,6 +176,7 @@ cmd_sync() {
     echo "examples/$v updated"
   done
   module_tree "$ROOT/examples/full/src" >"$ROOT/docs/src/module-tree.txt"
+  python3 "$ROOT/scripts/check_days.py" map "$ROOT/docs/src" >"$ROOT/docs/src/map.md"
 }
 
 # The full variant's module tree with lines of code, for the book (day 37); fails when a module
@@ -202,6 +203,10 @@ cmd_check_sync() {
     failed=1
   fi
   python3 "$ROOT/scripts/reserved_names.py" check || failed=1
+  if ! python3 "$ROOT/scripts/check_days.py" map "$ROOT/docs/src" | diff -q - "$ROOT/docs/src/map.md" >/dev/null; then
+    echo "docs/src/map.md is stale (the chapters changed)"
+    failed=1
+  fi
   if ! module_tree "$WORK/fresh/full/src" | diff -q - "$ROOT/docs/src/module-tree.txt" >/dev/null; then
     echo "docs/src/module-tree.txt is stale, or a module is over 400 lines of code"
     failed=1
@@ -598,11 +603,7 @@ cmd_check_days() {
   ensure_just
   use_local_services
   local v dir="$WORK/days"
-  say "course references against every variant"
-  for v in "${VARIANTS[@]}"; do
-    python3 "$ROOT/scripts/check_days.py" refs "$ROOT/docs/src" "$ROOT/examples/$v"
-    python3 "$ROOT/scripts/check_days.py" tests "$ROOT/docs/src/security.md" "$ROOT/examples/$v"
-  done
+  check_course_text
   rm -rf "$dir"
   render full "$dir"
   cp "$ROOT/examples/full/Cargo.lock" "$dir/Cargo.lock"
@@ -626,6 +627,51 @@ cmd_check_days() {
   grep -q "n/a   webhook-retries" "$WORK/gate5-minimal.log" ||
     die "gate 5 on the minimal variant does not mark webhook-retries n/a"
   rm -rf "$dir"
+}
+
+# The book against its plan and the code it quotes: chapter N is the plan's day N (title and
+# artifact line), every {{#include}} and anchor resolves in examples/full, every file and item
+# a chapter lists exists in each variant; then proof that these checks catch a removal.
+check_course_text() {
+  local v plan="$ROOT/../shared/plan/40-days.md"
+  say "the course against its plan and the code it quotes"
+  if [ -f "$plan" ] && ! cmp -s "$plan" "$ROOT/docs/src/plan.md"; then
+    die "docs/src/plan.md is not a copy of ../shared/plan/40-days.md"
+  fi
+  python3 "$ROOT/scripts/check_days.py" plan "$ROOT/docs/src"
+  python3 "$ROOT/scripts/check_days.py" includes "$ROOT/docs/src"
+  for v in "${VARIANTS[@]}"; do
+    python3 "$ROOT/scripts/check_days.py" refs "$ROOT/docs/src" "$ROOT/examples/$v"
+    python3 "$ROOT/scripts/check_days.py" tests "$ROOT/docs/src/security.md" "$ROOT/examples/$v"
+  done
+  check_course_catches_removals
+}
+
+# On a copy of the book and the full example: an anchor, a listed file and a day's artifact are
+# removed in turn, and the check that must notice each one has to fail.
+check_course_catches_removals() {
+  local copy="$WORK/removals" days="$ROOT/scripts/check_days.py" what check
+  while IFS='|' read -r what check; do
+    rm -rf "$copy" && mkdir -p "$copy/docs" "$copy/examples"
+    cp -a "$ROOT/docs/src" "$copy/docs/src"
+    cp -a "$ROOT/examples/full" "$copy/examples/full"
+    rm -rf "$copy/examples/full/target"
+    case "$what" in
+      anchor) sed -i '/ANCHOR: healthz$/d' "$copy/examples/full/src/http/health.rs" ;;
+      file) rm "$copy/examples/full/src/app/memory/mod.rs" ;;
+      artifact) rm "$copy/examples/full/tests/in_memory.rs" ;;
+    esac
+    if python3 "$days" "$check" "$copy/docs/src" "$copy/examples/full" >"$WORK/removal.log" 2>&1; then
+      die "check_days.py $check does not notice a removed $what"
+    fi
+    echo "a removed $what: check_days.py $check fails: $(head -1 "$WORK/removal.log")"
+  done <<'EOF'
+anchor|includes
+file|refs
+artifact|refs
+artifact|includes
+EOF
+  rm -rf "$copy"
 }
 
 # `just ritual --smoke`: one more run in the history, labelled with today's date, and a dated

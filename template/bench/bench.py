@@ -33,6 +33,7 @@ OHA_VERSION = "1.16.0"
 PASSWORD = "bench-password-0123456789"
 HASH_QUEUE = 32  # PASSWORD_HASH_QUEUE of the benchmarked service (the default)
 
+# ANCHOR: profiles
 # The whole run and the smoke run differ only in sizes and durations.
 PROFILES = {
     "full": dict(duration=10, concurrency=32, sweep=[1, 4, 16, 64], tasks=100_000,
@@ -54,6 +55,7 @@ TARGETS = [
     ("rss_soak_growth_mib", "<=", 5.0, "RSS growth across the soak (MiB)"),
     ("deep_page_vs_first_page", "<=", 1.5, "keyset deep page p50 / first page p50"),
 ]
+# ANCHOR_END: profiles
 
 
 def main():
@@ -189,6 +191,7 @@ class Bench:
             step("ceiling: bare axum")
             scenarios["bare_axum"] = self.load([f"http://127.0.0.1:{self.hello_port}/"], c, d)
 
+        # ANCHOR: scenario_plan
         plan = [
             ("healthz", [self.base + "/healthz"]),
             ("get_task", auth + [task_url]),
@@ -202,6 +205,7 @@ class Bench:
                 step(name)
                 scenarios[name] = self.load(target, c, d)
                 scenarios[name]["rss_after_mib"] = rss_mib(self.server.pid)
+        # ANCHOR_END: scenario_plan
 
         if self.wanted("get_task") and "get_task" in scenarios:
             half = max(1, int(scenarios["get_task"]["rps"] / 2))
@@ -407,6 +411,7 @@ class Bench:
 
     # --- plumbing -----------------------------------------------------------------------
 
+    # ANCHOR: service_env
     def service_env(self):
         env = {
             "DATABASE_URL": self.db_url,
@@ -427,6 +432,7 @@ class Bench:
         if getattr(self, "port", None):
             env["APP_ADDR"] = f"127.0.0.1:{self.port}"
         return env
+    # ANCHOR_END: service_env
 
     def start(self, name, command, env):
         log = open(self.work / f"{name}.log", "w")

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+// ANCHOR: error_type
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]
@@ -36,6 +37,7 @@ pub enum AppError {
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
+// ANCHOR_END: error_type
 
 impl AppError {
     /// A 422 for one field: `AppError::invalid("title", "must not be empty")`.

@@ -78,6 +78,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.run_until_stopped(stop).await
 }
 
+// ANCHOR: configured
 /// Runs `command` with the whole configuration and telemetry, as serving does.
 async fn configured(command: impl AsyncFnOnce(Config) -> anyhow::Result<()>) -> ExitCode {
     let config = match Config::from_env() {
@@ -98,6 +99,7 @@ async fn configured(command: impl AsyncFnOnce(Config) -> anyhow::Result<()>) -> 
         Err(_) => ExitCode::FAILURE,
     }
 }
+// ANCHOR_END: configured
 
 /// The release step: needs only the `DATABASE_*` settings (no secrets).
 async fn migrate() -> ExitCode {

@@ -199,6 +199,7 @@ async fn service_metrics_are_exported_over_otlp_and_cover_the_dashboards() {
     );
 }
 
+// ANCHOR: prometheus_names
 /// The names under which Prometheus stores a metric, as the OpenTelemetry Collector's
 /// Prometheus exporter writes them: dots become underscores, the unit `s` adds `_seconds`
 /// (annotations such as `{request}` add nothing), counters end in `_total`, and a histogram
@@ -217,6 +218,7 @@ fn prometheus_names(metric: &Metric) -> Vec<String> {
         _ => vec![base],
     }
 }
+// ANCHOR_END: prometheus_names
 
 /// Metric names in every PromQL expression of the dashboards (`deploy/grafana/dashboards/`) and
 /// the alert rules (`deploy/prometheus/rules/`). Our queries always select with braces

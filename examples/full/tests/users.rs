@@ -22,6 +22,7 @@ async fn id_of(server: &TestServer, token: &str) -> String {
     me["id"].as_str().unwrap().to_owned()
 }
 
+// ANCHOR: roles_test
 #[tokio::test]
 async fn users_get_403_and_strangers_401_on_admin_routes() {
     let (_env, server) = server().await;
@@ -55,6 +56,7 @@ async fn users_get_403_and_strangers_401_on_admin_routes() {
         .unwrap();
     assert_eq!(me["role"], "user");
 }
+// ANCHOR_END: roles_test
 
 #[tokio::test]
 async fn admins_page_through_users_with_bounded_limits() {

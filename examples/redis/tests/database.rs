@@ -45,6 +45,7 @@ async fn start_up_creates_the_database_and_applies_migrations() {
     state.db.close().await;
 }
 
+// ANCHOR: reverts
 #[tokio::test]
 async fn every_migration_reverts_and_reapplies() {
     let env = TestEnv::new().await;
@@ -63,6 +64,7 @@ async fn every_migration_reverts_and_reapplies() {
     assert!(function_exists(db, "set_updated_at").await);
     db.close().await;
 }
+// ANCHOR_END: reverts
 
 #[tokio::test]
 async fn migrations_can_be_left_to_a_release_step() {
@@ -88,6 +90,7 @@ async fn a_missing_database_is_an_error_when_creation_is_off() {
     assert!(format!("{err:#}").contains("DATABASE_URL"), "{err:#}");
 }
 
+// ANCHOR: statement_timeout_test
 /// A statement running past DATABASE_STATEMENT_TIMEOUT_MS is cancelled by Postgres, and the
 /// error maps to a 503 the client may retry, not a 500.
 #[tokio::test]
@@ -108,6 +111,7 @@ async fn runaway_statements_are_cancelled_by_the_statement_timeout() {
     assert_eq!(status_of(&app_error), 503, "{app_error:?}");
     state.db.close().await;
 }
+// ANCHOR_END: statement_timeout_test
 
 /// The release step: `migrate` needs the database settings only (no secrets), applies every
 /// migration, changes nothing when run again, and accepts a database a newer release already

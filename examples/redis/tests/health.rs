@@ -9,6 +9,7 @@ use common::{TestEnv, TestServer, config_from};
 use task_svc::startup::Application;
 use task_svc::startup::Backends;
 
+// ANCHOR: healthz_test
 #[tokio::test]
 async fn healthz_answers_ok_without_touching_dependencies() {
     let env = TestEnv::new().await;
@@ -25,6 +26,7 @@ async fn healthz_answers_ok_without_touching_dependencies() {
     assert_eq!(server.get("/healthz").await.status(), 200);
     server.shutdown().await.unwrap();
 }
+// ANCHOR_END: healthz_test
 
 #[tokio::test]
 async fn readyz_reports_every_dependency_up() {

@@ -108,6 +108,7 @@ fn every_reference_resolves() {
     );
 }
 
+// ANCHOR: committed_document
 /// `openapi.json` at the project root is the document clients and reviewers read without
 /// running the service; it must be the one the service serves. After changing the API, run
 /// `just openapi` and commit the result with the change.
@@ -123,6 +124,7 @@ fn the_committed_openapi_json_is_the_served_document() {
         "openapi.json is out of date: run `just openapi` and commit it"
     );
 }
+// ANCHOR_END: committed_document
 
 /// `just openapi` writes what the binary's `openapi` command prints, which needs no
 /// configuration at all.

@@ -62,6 +62,7 @@ async fn a_burst_of_failed_logins_raises_one_spike_alert() {
     assert_eq!(detail[0]["threshold"], 3);
 }
 
+// ANCHOR: hostile_strings_test
 /// SQL and script payloads are data: stored exactly, returned exactly as JSON, and the
 /// tables are still there afterwards.
 #[tokio::test]
@@ -100,6 +101,7 @@ async fn hostile_strings_are_stored_and_returned_inert() {
         .unwrap();
     assert_eq!(users, 1);
 }
+// ANCHOR_END: hostile_strings_test
 
 /// The real binary at the most verbose log level: no password, token or hash in its output.
 /// Then `grant-admin` promotes the account from the command line.

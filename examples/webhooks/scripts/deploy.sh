@@ -16,8 +16,9 @@
 # rest on: migrations as the release step, and /readyz as the health check.
 #
 # Secrets are set once in the platform's own store, never passed here (docs/runbook.md,
-# "Secrets"). The image for Kubernetes is IMAGE (e.g. ghcr.io/acme/svc:1.4.2), built and
-# pushed by CI. Needs the platform's CLI, logged in.
+# "Secrets"). The image for Kubernetes is IMAGE (e.g. ghcr.io/acme/svc:1.4.2), built from the
+# Dockerfile and pushed to your registry beforehand (this service's CI builds no image). Needs
+# the platform's CLI, logged in.
 set -euo pipefail
 
 NAME=$(sed -n 's/^name = "\(.*\)"/\1/p' Cargo.toml | head -1)
@@ -28,6 +29,7 @@ die() { printf 'deploy: %s\n' "$*" >&2; exit 2; }
 need() { [ -n "${!1:-}" ] || die "set $1: $2"; printf '%s' "${!1}"; }
 run() { printf '+ %s\n' "$*" >&2; "$@"; }
 
+# ANCHOR: kubernetes
 kubernetes() {
   local image
   image=$(need IMAGE "the image to deploy, e.g. ghcr.io/acme/$NAME:1.4.2")
@@ -45,6 +47,7 @@ kubernetes() {
     die "the new version did not become ready: rolled back to the previous one"
   fi
 }
+# ANCHOR_END: kubernetes
 
 # FILE must hold a line matching each PATTERN (grep -E), or the check names what is missing.
 expect() {

@@ -132,6 +132,7 @@ impl AuditLog {
         }
     }
 
+    // ANCHOR: record
     /// Queues an event without waiting; a failed login also feeds the spike detector.
     pub fn record(&self, event: SecurityEvent) {
         let spike = if event.kind == "login_failed" {
@@ -171,6 +172,7 @@ impl AuditLog {
             tracing::warn!(error = %err, "security event dropped: the audit queue is full");
         }
     }
+    // ANCHOR_END: record
 
     /// Waits until every event recorded so far is stored (tests, and shutdown).
     pub async fn flush(&self) {
@@ -211,6 +213,7 @@ async fn write(
     }
 }
 
+// ANCHOR: spike_detector
 /// Counts failures in fixed windows and fires once per window when the count reaches the
 /// threshold.
 #[derive(Debug)]
@@ -244,6 +247,7 @@ impl SpikeDetector {
         (self.count == self.threshold).then_some(self.count)
     }
 }
+// ANCHOR_END: spike_detector
 
 #[cfg(test)]
 mod tests;

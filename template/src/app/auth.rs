@@ -54,6 +54,7 @@ pub struct AuthService {
 }
 
 impl AuthService {
+    // ANCHOR: auth_register
     pub async fn register(&self, origin: &Origin, form: Registration) -> Result<User, AppError> {
         let email = String::from(form.email.clone());
         self.limit(origin, Some(&form.email.key()), Action::Register)
@@ -89,6 +90,7 @@ impl AuthService {
         );
         Ok(user)
     }
+    // ANCHOR_END: auth_register
 
     /// Unknown emails, wrong passwords and disabled accounts get the same answer after the
     /// same amount of work (a hash verification), so the response does not tell which.

@@ -16,6 +16,7 @@ use crate::{config::AuthConfig, error::AppError};
 
 const ALGORITHM: Algorithm = Algorithm::HS256;
 
+// ANCHOR: access_claims
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
@@ -31,6 +32,7 @@ pub struct AccessClaims {
     /// The user's session epoch at issue; "log out everywhere" bumps it, voiding the token.
     pub sep: i32,
 }
+// ANCHOR_END: access_claims
 
 impl AccessClaims {
     pub fn expires_at(&self) -> DateTime<Utc> {
@@ -58,6 +60,7 @@ pub struct Tokens {
 }
 
 impl Tokens {
+    // ANCHOR: validation
     pub fn new(config: &AuthConfig) -> Self {
         let secret = config.jwt_secret.expose_secret().as_bytes();
         let mut validation = Validation::new(ALGORITHM);
@@ -77,6 +80,7 @@ impl Tokens {
             leeway: chrono::Duration::from_std(config.leeway).unwrap_or_default(),
         }
     }
+    // ANCHOR_END: validation
 
     pub fn access_ttl_secs(&self) -> i64 {
         self.access_ttl.num_seconds()
@@ -131,6 +135,7 @@ impl Tokens {
     }
 }
 
+// ANCHOR: refresh_secret
 /// A new refresh token: the value goes to the client once; only its hash is stored.
 pub struct RefreshSecret {
     pub value: String,
@@ -154,3 +159,4 @@ impl RefreshSecret {
 pub fn hash_refresh(value: &str) -> Vec<u8> {
     Sha256::digest(value.as_bytes()).to_vec()
 }
+// ANCHOR_END: refresh_secret

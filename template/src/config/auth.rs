@@ -79,6 +79,7 @@ fn default_hash_concurrency() -> String {
         .to_string()
 }
 
+// ANCHOR: peppers
 /// Versioned password peppers: the highest id hashes new passwords, the others still verify
 /// old hashes, which are re-hashed with the current pepper at the owner's next login.
 #[derive(Clone)]
@@ -99,6 +100,7 @@ impl Peppers {
             .map(|(_, secret)| secret.expose_secret().as_bytes())
     }
 }
+// ANCHOR_END: peppers
 
 impl fmt::Debug for Peppers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -57,6 +57,7 @@ pub struct Config {
 }
 // ANCHOR_END: config
 
+// ANCHOR: config_error_display
 /// Every problem found while loading, one per variable.
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigError(pub Vec<String>);
@@ -70,6 +71,7 @@ impl fmt::Display for ConfigError {
         Ok(())
     }
 }
+// ANCHOR_END: config_error_display
 
 impl Config {
     /// Reads `.env` when present (a malformed file is an error), then the process environment.
@@ -88,6 +90,7 @@ impl Config {
         env.finish(database)
     }
 
+    // ANCHOR: from_lookup
     /// Builds the configuration from any source of variables; tests pass a map.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut env = Reader::new(&lookup);
@@ -111,8 +114,10 @@ impl Config {
 {%- endif %}
         env.finish(config)
     }
+    // ANCHOR_END: from_lookup
 }
 
+// ANCHOR: load_dotenv
 /// Reads `.env` into the environment when present; a malformed file is an error.
 fn load_dotenv() -> Result<(), ConfigError> {
     match dotenvy::dotenv() {
@@ -122,3 +127,4 @@ fn load_dotenv() -> Result<(), ConfigError> {
         _ => Ok(()),
     }
 }
+// ANCHOR_END: load_dotenv

@@ -71,6 +71,7 @@ impl Drop for InFlight {
     }
 }
 
+// ANCHOR: record_metrics
 pub async fn record(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = KeyValue::new("http.request.method", request.method().as_str().to_owned());
@@ -99,6 +100,7 @@ pub async fn record(State(metrics): State<HttpMetrics>, request: Request, next: 
         .record(started.elapsed().as_secs_f64(), &attributes);
     response
 }
+// ANCHOR_END: record_metrics
 
 fn status_class(status: u16) -> &'static str {
     match status / 100 {

@@ -46,6 +46,7 @@ pub async fn serve(
     }
 }
 
+// ANCHOR: after_readiness_drain
 /// Completes `delay` after `signal`, having switched readiness to `draining` at the signal:
 /// pass it to [`serve`] so the instance keeps answering while load balancers notice that it
 /// is leaving (they probe `/readyz` every few seconds), and only then stops accepting.
@@ -62,6 +63,7 @@ pub async fn after_readiness_drain(
     );
     tokio::time::sleep(delay).await;
 }
+// ANCHOR_END: after_readiness_drain
 
 /// Installs the signal handlers now and returns a future that completes on Ctrl-C, or on
 /// SIGTERM (what container runtimes send) on Unix. Call it before the service says it listens:

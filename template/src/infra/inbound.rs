@@ -17,6 +17,7 @@ pub struct PgInboundStore(pub PgPool);
 
 #[async_trait]
 impl InboundStore for PgInboundStore {
+    // ANCHOR: record_once
     async fn record(&self, message: &InboundMessage, outbox: &[Job]) -> Result<bool, AppError> {
         let mut tx = self.0.begin().await?;
         let inserted = sqlx::query!(
@@ -38,6 +39,7 @@ impl InboundStore for PgInboundStore {
         tx.commit().await?;
         Ok(inserted)
     }
+    // ANCHOR_END: record_once
 
     async fn purge_before(&self, before: DateTime<Utc>) -> Result<u64, AppError> {
         Ok(sqlx::query!(

@@ -83,6 +83,7 @@ impl Redis {
         format!("{}{name}", self.prefix)
     }
 
+    // ANCHOR: run
     /// Runs one command, unless the breaker is open.
     pub async fn run<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, Unavailable> {
         if self.is_down() {
@@ -92,6 +93,7 @@ impl Redis {
         let outcome = tokio::time::timeout(self.timeout, command.query_async(&mut connection));
         self.observe(outcome.await)
     }
+    // ANCHOR_END: run
 
     /// Runs a Lua script (atomic on the server), unless the breaker is open.
     pub async fn run_script<T: FromRedisValue>(
@@ -138,6 +140,7 @@ impl Redis {
             .is_some_and(|open_until| Instant::now() < open_until)
     }
 
+    // ANCHOR: breaker
     fn observe<T>(
         &self,
         outcome: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
@@ -162,6 +165,7 @@ impl Redis {
         *open_until = Some(Instant::now() + BREAKER_COOLDOWN);
         Err(Unavailable)
     }
+    // ANCHOR_END: breaker
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
         self.open_until

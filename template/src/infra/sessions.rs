@@ -65,6 +65,7 @@ impl SessionRepository for PgSessionRepository {
         else {
             return Ok(Rotation::Dead);
         };
+        // ANCHOR: reuse_detection
         // The row lock serialises concurrent uses of one token: the second waits, then sees
         // `used_at` set and is treated as a replay.
         let Some(token) = sqlx::query!(
@@ -95,6 +96,7 @@ impl SessionRepository for PgSessionRepository {
                 }
             });
         }
+        // ANCHOR_END: reuse_detection
         if token.revoked_at.is_some() || token.expires_at <= Utc::now() {
             return Ok(Rotation::Dead);
         }

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::postgres::with_retry;
@@ -22,6 +22,7 @@ use crate::{
 
 pub struct PgTaskRepository(pub PgPool);
 
+// ANCHOR: task_row
 #[derive(sqlx::FromRow)]
 struct TaskRow {
     id: Uuid,
@@ -55,6 +56,7 @@ impl TryFrom<TaskRow> for Task {
         })
     }
 }
+// ANCHOR_END: task_row
 
 async fn enqueue_all(conn: &mut sqlx::PgConnection, jobs: &[Job]) -> Result<(), sqlx::Error> {
     for job in jobs {
@@ -102,6 +104,7 @@ impl TaskRepository for PgTaskRepository {
         Ok(())
     }
 
+    // ANCHOR: insert_idempotent
     async fn insert_idempotent(
         &self,
         key: &IdempotencyKey,
@@ -161,6 +164,7 @@ impl TaskRepository for PgTaskRepository {
         .await
         .map_err(AppError::from)
     }
+    // ANCHOR_END: insert_idempotent
 
     async fn get(&self, id: Uuid) -> Result<Option<Task>, AppError> {
         let row = with_retry(|| {
@@ -232,6 +236,7 @@ impl TaskRepository for PgTaskRepository {
         Ok(done)
     }
 
+    // ANCHOR: delete_all
     async fn delete_all(
         &self,
         owner: Uuid,
@@ -257,6 +262,7 @@ impl TaskRepository for PgTaskRepository {
         tx.commit().await?;
         Ok(true)
     }
+    // ANCHOR_END: delete_all
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Task>, AppError> {
         let rows = with_retry(|| async {
@@ -304,7 +310,19 @@ impl TaskRepository for PgTaskRepository {
     }
 }
 
-/// `SELECT ... WHERE owner AND filters [AND (key, id) > (cursor)] ORDER BY key, id LIMIT n+1
+/// The rows of one page of `query` (one more than its limit, when that many match), read on
+/// `conn`: the statement [`PgTaskRepository::list`] runs on the pool, for callers that hold a
+/// connection or a transaction of their own, such as tests on fixtures that are rolled back.
+pub async fn list_on(conn: &mut PgConnection, query: &ListQuery) -> Result<Vec<Task>, AppError> {
+    let rows = list_query(query)
+        .build_query_as::<TaskRow>()
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(Task::try_from).collect()
+}
+
+// ANCHOR: list_query
+/// `SELECT ... WHERE owner AND filters [AND (key, id) > or < (cursor)] ORDER BY key, id LIMIT n+1
 /// [OFFSET m]`. The row comparison on `(key, id)` lets Postgres start reading the index right
 /// after the cursor, so a deep page costs what the first one does.
 fn list_query(query: &ListQuery) -> QueryBuilder<Postgres> {
@@ -346,3 +364,4 @@ fn list_query(query: &ListQuery) -> QueryBuilder<Postgres> {
     }
     sql
 }
+// ANCHOR_END: list_query

@@ -74,6 +74,7 @@ pub async fn assemble(config: &Config, ports: Ports) -> anyhow::Result<Services>
 }
 // ANCHOR_END: assemble
 
+// ANCHOR: job_runner
 /// Every kind of job this service runs, and what runs it.
 pub fn job_runner(services: &Services, mailer: Arc<dyn Mailer>) -> JobRunner {
     JobRunner::new()
@@ -83,3 +84,4 @@ pub fn job_runner(services: &Services, mailer: Arc<dyn Mailer>) -> JobRunner {
         .merge(webhooks::job_runner(services))
 {%- endif %}
 }
+// ANCHOR_END: job_runner

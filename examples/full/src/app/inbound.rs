@@ -142,6 +142,7 @@ impl JobSpec for InboundWebhook {
     }
 }
 
+// ANCHOR: process_inbound
 /// Where the service acts on what other systems tell it: dispatch on the source and the
 /// payload's type here. It runs at least once per message: keep it idempotent.
 pub struct ProcessInbound;
@@ -160,6 +161,7 @@ impl JobHandler for ProcessInbound {
         Ok(())
     }
 }
+// ANCHOR_END: process_inbound
 
 /// How long received message ids are remembered. Far longer than the tolerance window, so a
 /// message replayed within the window is always recognised.

@@ -86,6 +86,7 @@ impl UserAdmin {
         self.users.list(limit, offset).await
     }
 
+    // ANCHOR: admin_update
     pub async fn update(
         &self,
         origin: &Origin,
@@ -127,6 +128,7 @@ impl UserAdmin {
         }
         Ok(after)
     }
+    // ANCHOR_END: admin_update
 
     /// Makes the account with `email` an admin: how the first admin is made, since only
     /// admins change roles through the API (`grant-admin`, run by an operator).

@@ -54,6 +54,7 @@ impl<'a> Reader<'a> {
         self.get(name).unwrap_or_else(|| default.to_owned())
     }
 
+    // ANCHOR: parse
     /// Parses the variable, or `default` when unset. On a bad value the problem is recorded
     /// and the default stands in, so loading can go on and report every problem at once.
     pub fn parse<T>(&mut self, name: &str, default: &str) -> T
@@ -69,6 +70,7 @@ impl<'a> Reader<'a> {
                 .unwrap_or_else(|_| panic!("the built-in default of {name} must parse"))
         })
     }
+    // ANCHOR_END: parse
 
     /// One of an enum's names (any case), e.g. `LOG_FORMAT=json`.
     pub fn choice<T: FromStr + VariantNames>(&mut self, name: &str, default: T) -> T {
@@ -131,6 +133,7 @@ impl<'a> Reader<'a> {
         SecretString::from(value)
     }
 
+    // ANCHOR: required
     pub fn required(&mut self, name: &str, example: &str) -> Option<String> {
         let value = self.get(name);
         if value.is_none() {
@@ -138,6 +141,7 @@ impl<'a> Reader<'a> {
         }
         value
     }
+    // ANCHOR_END: required
 
     /// Checks the scheme without ever echoing the value: it may contain a password.
     pub fn secret_url(&mut self, name: &str, example: &str, schemes: &[&str]) -> SecretString {

@@ -14,6 +14,7 @@ pub const PASSWORD_MAX_CHARS: usize = 128;
 pub const EMAIL_MAX_CHARS: usize = 254;
 pub const DISPLAY_NAME_MAX_CHARS: usize = 100;
 
+// ANCHOR: email_rule
 /// An email address as its owner typed it (trimmed), which must look like one. Accounts are
 /// unique and looked up by its [`Email::key`], so case does not matter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +35,7 @@ impl TryFrom<String> for Email {
         Ok(Self(email.to_owned()))
     }
 }
+// ANCHOR_END: email_rule
 
 impl From<Email> for String {
     fn from(email: Email) -> Self {
@@ -52,6 +54,7 @@ impl Email {
     }
 }
 
+// ANCHOR: display_name_rule
 /// The name shown for an account: trimmed, 1 to 100 characters, one line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -74,6 +77,7 @@ impl TryFrom<String> for DisplayName {
         Ok(Self(name.to_owned()))
     }
 }
+// ANCHOR_END: display_name_rule
 
 impl From<DisplayName> for String {
     fn from(name: DisplayName) -> Self {

@@ -48,6 +48,7 @@ impl InFlightLimit {
     }
 }
 
+// ANCHOR: admit
 pub async fn admit(State(limit): State<InFlightLimit>, request: Request, next: Next) -> Response {
     if PROBES.contains(&request.uri().path()) {
         return next.run(request).await;
@@ -66,3 +67,4 @@ pub async fn admit(State(limit): State<InFlightLimit>, request: Request, next: N
     };
     next.run(request).await
 }
+// ANCHOR_END: admit

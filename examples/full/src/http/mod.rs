@@ -189,6 +189,7 @@ fn add_standard_responses(operation: &mut Operation, probe: bool) {
         "500",
         "An unexpected failure (details are logged, never sent)",
     );
+    // ANCHOR: problem_bodies
     for (status, response) in operation.responses.responses.iter_mut() {
         if let RefOr::T(response) = response
             && (status.starts_with('4') || status.starts_with('5'))
@@ -202,6 +203,7 @@ fn add_standard_responses(operation: &mut Operation, probe: bool) {
                 .insert(PROBLEM_JSON.to_owned(), problem.into());
         }
     }
+    // ANCHOR_END: problem_bodies
 }
 // ANCHOR_END: standard_responses
 

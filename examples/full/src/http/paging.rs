@@ -10,6 +10,7 @@ use utoipa::{
 
 use crate::app::MAX_PAGE;
 
+// ANCHOR: limit
 /// How many items a page holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "i64")]
@@ -32,6 +33,7 @@ impl TryFrom<i64> for Limit {
         }
     }
 }
+// ANCHOR_END: limit
 
 /// How many items to skip.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -7,6 +7,7 @@ use std::{ops::Deref, sync::Arc};
 use super::rate_limit::{self, ApiLimit};
 use crate::{app::services::Services, config::Config};
 
+// ANCHOR: app_state
 /// axum clones the state for every request (each handler and `from_fn_with_state` layer gets
 /// its own copy), so it is one `Arc`: cloning the services themselves (token keys, the JWT
 /// validation sets, strings, a dozen `Arc`s) and dropping them again cost about a tenth of
@@ -20,6 +21,7 @@ struct Shared {
     api_limit: ApiLimit,
     trusted_proxy_hops: usize,
 }
+// ANCHOR_END: app_state
 
 impl AppState {
     pub fn new(services: Services, config: &Config) -> Self {
@@ -49,6 +51,7 @@ impl AppState {
     }
 }
 
+// ANCHOR: deref
 impl Deref for AppState {
     type Target = Services;
 
@@ -56,3 +59,4 @@ impl Deref for AppState {
         &self.0.services
     }
 }
+// ANCHOR_END: deref

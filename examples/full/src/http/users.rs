@@ -37,6 +37,7 @@ pub struct UserPatch {
     pub disabled: Option<bool>,
 }
 
+// ANCHOR: documented_admin_route
 /// List accounts, oldest first.
 #[utoipa::path(
     get,
@@ -62,6 +63,7 @@ pub async fn list_users(
         offset: page.offset.0,
     }))
 }
+// ANCHOR_END: documented_admin_route
 
 /// Change an account's role or disable it. Admins cannot change their own.
 #[utoipa::path(

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use super::redis::Redis;
 use crate::app::limits::{SharedLimit, SharedLimitUnavailable};
 
+// ANCHOR: hit_script
 /// Increments the window's counter and starts the window on its first hit, atomically (a
 /// script runs without interleaving), so a crash between the two steps cannot leave a counter
 /// that never expires. Returns the count and the milliseconds left in the window.
@@ -27,6 +28,7 @@ static HIT: LazyLock<redis::Script> = LazyLock::new(|| {
         ",
     )
 });
+// ANCHOR_END: hit_script
 
 pub struct RedisLimit(pub Redis);
 

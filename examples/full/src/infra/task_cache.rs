@@ -2,9 +2,10 @@
 //! `get` from Redis when it can, and deletes the cached copy after every write.
 //!
 //! Reads: look in Redis; on a miss read Postgres and store the task for `TASK_CACHE_TTL_SECS`.
-//! Writes: write Postgres, *then* delete the key, so the next read fetches the new row. A
-//! read that missed just before a write can still store the old row after the delete; the TTL
-//! bounds how long such a copy lives.
+//! Writes: write Postgres, *then* delete the key, so the next read fetches the new row. A read
+//! on this instance that missed just before one of its own writes does not store what it read
+//! (see below); a read here racing a write on *another* instance can still store the old row
+//! after that instance's delete, and the TTL bounds how long such a copy lives.
 //!
 //! Every write marks its task *pending* before it starts and clears the mark once the key is
 //! deleted, so neither a Redis outage nor a request cancelled between commit and delete can
@@ -228,6 +229,7 @@ impl TaskRepository for CachedTaskRepository {
         self.inner.insert_idempotent(key, task, outbox).await
     }
 
+    // ANCHOR: cache_aside
     async fn get(&self, id: Uuid) -> Result<Option<Task>, AppError> {
         let before = self.lock().generation;
         if let Some(task) = self.cached(id).await {
@@ -256,6 +258,7 @@ impl TaskRepository for CachedTaskRepository {
         self.forget(&[task.id], generation).await;
         updated
     }
+    // ANCHOR_END: cache_aside
 
     async fn delete(&self, id: Uuid, outbox: &[Job]) -> Result<bool, AppError> {
         let generation = self.will_change(&[id]);

@@ -14,6 +14,7 @@ use futures::future::join_all;
 
 use crate::domain::health::{DependencyStatus, HealthReport};
 
+// ANCHOR: probe_port
 /// A dependency that can be asked whether it is usable: `infra` implements it for each one
 /// the service connects to.
 #[async_trait]
@@ -29,6 +30,7 @@ pub trait Probe: Send + Sync {
     /// (it may name hosts).
     async fn check(&self) -> Result<(), String>;
 }
+// ANCHOR_END: probe_port
 
 #[derive(Clone)]
 pub struct Readiness {

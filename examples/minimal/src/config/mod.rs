@@ -39,6 +39,7 @@ pub struct Config {
 }
 // ANCHOR_END: config
 
+// ANCHOR: config_error_display
 /// Every problem found while loading, one per variable.
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigError(pub Vec<String>);
@@ -52,6 +53,7 @@ impl fmt::Display for ConfigError {
         Ok(())
     }
 }
+// ANCHOR_END: config_error_display
 
 impl Config {
     /// Reads `.env` when present (a malformed file is an error), then the process environment.
@@ -70,6 +72,7 @@ impl Config {
         env.finish(database)
     }
 
+    // ANCHOR: from_lookup
     /// Builds the configuration from any source of variables; tests pass a map.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut env = Reader::new(&lookup);
@@ -84,8 +87,10 @@ impl Config {
         };
         env.finish(config)
     }
+    // ANCHOR_END: from_lookup
 }
 
+// ANCHOR: load_dotenv
 /// Reads `.env` into the environment when present; a malformed file is an error.
 fn load_dotenv() -> Result<(), ConfigError> {
     match dotenvy::dotenv() {
@@ -95,3 +100,4 @@ fn load_dotenv() -> Result<(), ConfigError> {
         _ => Ok(()),
     }
 }
+// ANCHOR_END: load_dotenv

@@ -26,6 +26,7 @@ pub struct OpenApiJson(pub Bytes);
 
 const REDOC_GZ: &[u8] = include_bytes!("../../assets/redoc/redoc.standalone.js.gz");
 
+// ANCHOR: page
 const PAGE: &str = concat!(
     r#"<!doctype html>
 <html lang="en">
@@ -44,6 +45,7 @@ const PAGE: &str = concat!(
 </html>
 "#
 );
+// ANCHOR_END: page
 
 /// The OpenAPI 3.1 document of every route.
 #[utoipa::path(
@@ -63,6 +65,7 @@ pub async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> Response {
         .into_response()
 }
 
+// ANCHOR: redoc_page
 /// Same-origin only. Redoc renders with inline styles and may use `blob:` workers.
 pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; \
@@ -78,6 +81,7 @@ pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
 pub async fn redoc_page() -> Response {
     ([(header::CONTENT_SECURITY_POLICY, DOCS_CSP)], Html(PAGE)).into_response()
 }
+// ANCHOR_END: redoc_page
 
 /// The vendored Redoc bundle. Sent as stored (gzip) to clients that accept gzip, which every
 /// browser does; inflated for the rare client that does not.

@@ -34,6 +34,7 @@ use crate::{
 };
 
 // ANCHOR: parse_once
+// ANCHOR: json_body
 /// A JSON body parsed into `T`, whose fields are the domain's own types (`Title`, `Email`,
 /// ...): a value that does not hold to its type's rules fails the parse, so a handler only
 /// ever sees valid input. Syntax errors are 400; a wrong type, an unknown or missing field or
@@ -70,6 +71,7 @@ where
         }
     }
 }
+// ANCHOR_END: json_body
 
 /// A query string parsed into `T`; what does not parse is a 422 naming the parameter.
 pub struct QueryParams<T>(pub T);
@@ -98,7 +100,9 @@ where
 }
 
 /// The failing field's path and message, from the `serde_path_to_error` error axum keeps in
-/// `rejection`'s sources; `whole` names the input itself (an unknown or missing field).
+/// `rejection`'s sources. serde reports an unknown field at its own path (`role`), but a
+/// missing one at the path of the object that lacks it: at the top level `.`, which `whole`
+/// then names (`body`, `query`).
 fn field_error<E>(
     rejection: &(dyn std::error::Error + 'static),
     whole: &str,
@@ -122,6 +126,7 @@ where
 }
 // ANCHOR_END: parse_once
 
+// ANCHOR: authorized
 /// The least role a route requires, named by a type so the requirement is part of the
 /// handler's signature (and so of its review and its OpenAPI entry).
 pub trait RoleRequirement {
@@ -167,13 +172,16 @@ impl<R: RoleRequirement> FromRequestParts<AppState> for Authorized<R> {
         })
     }
 }
+// ANCHOR_END: authorized
 
+// ANCHOR: bearer_token
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
+// ANCHOR_END: bearer_token
 
 /// Who sent the request: for rate limits and the audit log.
 pub struct RequestOrigin(pub Origin);
@@ -204,6 +212,7 @@ impl FromRequestParts<AppState> for RequestOrigin {
     }
 }
 
+// ANCHOR: forwarded_client
 /// The client's address: the peer, or with `trusted_hops` proxies in front, the address the
 /// outermost trusted proxy saw, which is the `trusted_hops`-th entry of `X-Forwarded-For`
 /// counted from the right. Entries further left were written by the client and can be forged.
@@ -240,6 +249,7 @@ pub fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted_hops: usize) 
         })
         .unwrap_or(peer)
 }
+// ANCHOR_END: forwarded_client
 
 #[cfg(test)]
 mod tests;

@@ -36,6 +36,7 @@ pub struct ReadinessReport {
     pub failing: Vec<&'static str>,
 }
 
+// ANCHOR: healthz
 /// Liveness: the process is up and serving. Does no I/O, so a slow database never gets a
 /// healthy process restarted.
 #[utoipa::path(
@@ -47,6 +48,7 @@ pub struct ReadinessReport {
 pub async fn healthz() -> Json<Liveness> {
     Json(Liveness { status: "ok" })
 }
+// ANCHOR_END: healthz
 
 /// Readiness: every required dependency answers. A load balancer stops sending traffic on 503.
 #[utoipa::path(
@@ -97,8 +99,10 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// The liveness and readiness probes.
+// ANCHOR: routes
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
 }
+// ANCHOR_END: routes

@@ -52,6 +52,7 @@ use crate::{config::HttpConfig, telemetry};
 /// profile (day 20), to save a hundred bytes. Lists and documents are still compressed.
 pub const COMPRESS_ABOVE_BYTES: u16 = 1024;
 
+// ANCHOR: apply
 pub fn apply(router: Router, config: &HttpConfig) -> Router {
     // `Router::layer` turns each application back into a plain axum service, so the `from_fn`
     // middlewares (which expect axum's body type) can sit between tower-http layers (which
@@ -74,12 +75,6 @@ pub fn apply(router: Router, config: &HttpConfig) -> Router {
                         })
                         .on_failure(()),
                 )
-                .layer(cors(&config.cors_allowed_origins))
-                // Browsers must take our JSON as JSON, never sniff it into HTML or script.
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ))
                 .layer(
                     CompressionLayer::new().compress_when(
                         SizeAbove::new(COMPRESS_ABOVE_BYTES)
@@ -94,13 +89,25 @@ pub fn apply(router: Router, config: &HttpConfig) -> Router {
             InFlightLimit::new(config.max_in_flight),
             load_shed::admit,
         ))
+        // Outside the load shedding, so its 503 is readable by browsers too.
+        .layer(
+            ServiceBuilder::new()
+                .layer(cors(&config.cors_allowed_origins))
+                // Browsers must take our JSON as JSON, never sniff it into HTML or script.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                )),
+        )
         .layer(middleware::from_fn_with_state(
             HttpMetrics::new(),
             super::metrics::record,
         ))
         .layer(middleware::from_fn(request_id::middleware))
 }
+// ANCHOR_END: apply
 
+// ANCHOR: span
 /// Field names follow the OpenTelemetry HTTP semantic conventions, so traces read the same in
 /// any backend; `otel.name` becomes the exported span's name.
 fn make_span(request: &Request) -> Span {
@@ -138,7 +145,9 @@ fn record_response(status: StatusCode, latency: Duration, span: &Span) {
         tracing::info!(status = status.as_u16(), "request finished");
     }
 }
+// ANCHOR_END: span
 
+// ANCHOR: cors
 fn cors(allowed: &[String]) -> CorsLayer {
     let origins = allowed
         .iter()
@@ -162,6 +171,7 @@ fn cors(allowed: &[String]) -> CorsLayer {
         .expose_headers([request_id::HEADER, header::RETRY_AFTER])
         .max_age(Duration::from_secs(600))
 }
+// ANCHOR_END: cors
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     let message = panic

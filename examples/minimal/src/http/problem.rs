@@ -34,6 +34,7 @@ pub fn status_of(error: &AppError) -> StatusCode {
 }
 // ANCHOR_END: status_map
 
+// ANCHOR: into_response
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = status_of(&self);
@@ -76,6 +77,7 @@ impl IntoResponse for AppError {
         response
     }
 }
+// ANCHOR_END: into_response
 
 /// The body of every error response (RFC 9457 problem details).
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -21,6 +21,7 @@ pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+// ANCHOR: middleware
 pub async fn middleware(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
@@ -44,6 +45,7 @@ fn is_acceptable(id: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
+// ANCHOR_END: middleware
 
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@ use sqlx::{
 
 use crate::{app::readiness::Probe, config::DatabaseConfig, error::AppError};
 
+// ANCHOR: migrator
 /// The migrations in `migrations/`, embedded in the binary at compile time. A database ahead
 /// of this build is accepted: after a rollback the previous version runs on the newer schema,
 /// which migrations keep compatible (expand now, contract in a later release; see the runbook).
@@ -21,7 +22,9 @@ pub static MIGRATOR: Migrator = Migrator {
     ignore_missing: true,
     ..sqlx::migrate!()
 };
+// ANCHOR_END: migrator
 
+// ANCHOR: connect
 /// Connects, creating the database first when configured to, and applies pending migrations
 /// when configured to. Fails fast: a service that cannot reach its database should not start.
 pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
@@ -63,12 +66,14 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     }
     Ok(pool)
 }
+// ANCHOR_END: connect
 
 /// A pool that connects on first use: for tests and tools that must not fail at start-up.
 pub fn connect_lazy(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     Ok(pool_options(config).connect_lazy_with(connect_options(config)?))
 }
 
+// ANCHOR: statement_timeout
 /// The URL's settings plus a `statement_timeout` on every connection: a runaway query fails
 /// (and its request gets 503) instead of holding a pooled connection indefinitely.
 fn connect_options(config: &DatabaseConfig) -> anyhow::Result<PgConnectOptions> {
@@ -80,13 +85,16 @@ fn connect_options(config: &DatabaseConfig) -> anyhow::Result<PgConnectOptions> 
     let timeout_ms = config.statement_timeout.as_millis().to_string();
     Ok(options.options([("statement_timeout", timeout_ms.as_str())]))
 }
+// ANCHOR_END: statement_timeout
 
+// ANCHOR: pool_limits
 fn pool_options(config: &DatabaseConfig) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(config.max_connections)
         .min_connections(config.min_connections)
         .acquire_timeout(config.acquire_timeout)
 }
+// ANCHOR_END: pool_limits
 
 /// Reports the pool's connections as `db.client.connection.count` (by `state`: `idle` or `used`)
 /// and its limit as `db.client.connection.max`, read when metrics are collected; and how long
@@ -155,6 +163,7 @@ fn sample_wait_time(pool: PgPool, meter: &Meter, name: KeyValue, every: Duration
     });
 }
 
+// ANCHOR: postgres_probe
 /// Readiness probe: one round trip on a pooled connection.
 pub struct PostgresProbe(pub PgPool);
 
@@ -172,7 +181,9 @@ impl Probe for PostgresProbe {
             .map_err(|err| err.to_string())
     }
 }
+// ANCHOR_END: postgres_probe
 
+// ANCHOR: from_sqlx_error
 /// Database errors in the service's terms. Most are internal (500, logged); some are the
 /// client's doing or worth a retry, and say so.
 impl From<sqlx::Error> for AppError {
@@ -201,7 +212,9 @@ impl From<sqlx::Error> for AppError {
         }
     }
 }
+// ANCHOR_END: from_sqlx_error
 
+// ANCHOR: stored
 /// A stored name read back into its enum (a status, a role). Columns like these have a CHECK
 /// constraint, so a failure means the schema and this code disagree: a 500, logged.
 pub fn stored<T: std::str::FromStr>(column: &str, value: &str) -> Result<T, AppError> {
@@ -211,6 +224,7 @@ pub fn stored<T: std::str::FromStr>(column: &str, value: &str) -> Result<T, AppE
         ))
     })
 }
+// ANCHOR_END: stored
 
 /// The one place a unique violation becomes a 409: `constraint` names the unique index or
 /// constraint, `message` says what clashed. Other errors convert as usual.
@@ -228,6 +242,7 @@ pub fn conflict_on(
     }
 }
 
+// ANCHOR: retry
 /// The most attempts [`with_retry`] makes.
 pub const RETRY_ATTEMPTS: u32 = 3;
 
@@ -255,7 +270,9 @@ where
         }
     }
 }
+// ANCHOR_END: retry
 
+// ANCHOR: is_transient
 /// Serialization failure (40001), deadlock (40P01), or a broken connection.
 pub fn is_transient(err: &sqlx::Error) -> bool {
     match err {
@@ -264,3 +281,4 @@ pub fn is_transient(err: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+// ANCHOR_END: is_transient

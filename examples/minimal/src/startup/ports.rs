@@ -38,6 +38,7 @@ pub struct Ports {
 // ANCHOR_END: ports
 
 impl Ports {
+    // ANCHOR: connected
     /// The service's: every port on the backends.
     pub async fn connected(backends: &Backends) -> Self {
         let db = &backends.db;
@@ -52,6 +53,7 @@ impl Ports {
             shared_limit: None,
         }
     }
+    // ANCHOR_END: connected
 
     // ANCHOR: in_memory
     /// Every port in `memory`, which the caller keeps to look inside (the jobs queued, the

@@ -60,9 +60,11 @@ pub async fn assemble(config: &Config, ports: Ports) -> anyhow::Result<Services>
 }
 // ANCHOR_END: assemble
 
+// ANCHOR: job_runner
 /// Every kind of job this service runs, and what runs it.
 pub fn job_runner(services: &Services, mailer: Arc<dyn Mailer>) -> JobRunner {
     JobRunner::new()
         // The email each registration queues.
         .register(SendWelcomeEmail::new(mailer, &services.service_name))
 }
+// ANCHOR_END: job_runner

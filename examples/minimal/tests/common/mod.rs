@@ -44,6 +44,7 @@ pub fn setting(name: &str) -> Option<String> {
         .filter(|value| !value.trim().is_empty())
 }
 
+// ANCHOR: test_database
 /// A database of its own for one test, dropped when this value is.
 pub struct TestDatabase {
     /// The URL of the test's database, which may not exist yet.
@@ -78,6 +79,14 @@ impl TestDatabase {
             server_url,
             _container: container,
         }
+    }
+}
+// ANCHOR_END: test_database
+
+impl TestDatabase {
+    /// The URL of another database, `name`, on the same server.
+    pub fn sibling(&self, name: &str) -> String {
+        with_database(&self.server_url, name)
     }
 }
 
@@ -466,6 +475,7 @@ impl Drop for StatementCounter {
     }
 }
 
+// ANCHOR: count_statements
 struct CountStatements;
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountStatements {
@@ -479,6 +489,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountStatements {
         }
     }
 }
+// ANCHOR_END: count_statements
 
 /// Asserts that `response` carries the one problem+json error body, and returns it.
 pub async fn assert_problem(response: reqwest::Response, status: u16) -> serde_json::Value {

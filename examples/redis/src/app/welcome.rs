@@ -12,6 +12,7 @@ use super::{
     mail::{Email, Mailer},
 };
 
+// ANCHOR: welcome_spec
 /// Greets a newly registered account by email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WelcomeEmail {
@@ -28,6 +29,7 @@ impl JobSpec for WelcomeEmail {
         format!("welcome-email.{}", self.user_id)
     }
 }
+// ANCHOR_END: welcome_spec
 
 /// Sends [`WelcomeEmail`] jobs through the configured mailer.
 pub struct SendWelcomeEmail {
@@ -45,6 +47,7 @@ impl SendWelcomeEmail {
     }
 }
 
+// ANCHOR: welcome_handler
 #[async_trait]
 impl JobHandler for SendWelcomeEmail {
     type Job = WelcomeEmail;
@@ -64,3 +67,4 @@ impl JobHandler for SendWelcomeEmail {
         Ok(self.mailer.send(&message).await?)
     }
 }
+// ANCHOR_END: welcome_handler

@@ -82,6 +82,7 @@ pub struct LogoutRequest {
     pub refresh_token: Option<RefreshToken>,
 }
 
+// ANCHOR: user_response
 /// An account, as its owner and admins see it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
@@ -107,6 +108,7 @@ impl From<User> for UserResponse {
         }
     }
 }
+// ANCHOR_END: user_response
 
 /// Tokens for a session. Keep the refresh token secret: each use returns a new one, and
 /// presenting a used one again revokes the session.
@@ -146,6 +148,7 @@ impl From<Session> for SessionResponse {
     }
 }
 
+// ANCHOR: register_handler
 /// Create an account (role `user`).
 #[utoipa::path(
     post,
@@ -181,6 +184,7 @@ pub async fn register(
         .await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
+// ANCHOR_END: register_handler
 
 /// Exchange email and password for an access and a refresh token.
 #[utoipa::path(

@@ -20,6 +20,7 @@ pub struct Backends {
 }
 
 impl Backends {
+    // ANCHOR: connect
     /// Connects to every dependency, failing fast when one cannot be reached: a deploy with a
     /// wrong URL should stop, not start an instance that cannot serve. Creates the database
     /// and applies migrations as configured.
@@ -32,6 +33,7 @@ impl Backends {
         postgres::observe_pool(&backends.db, max, SATURATION_SAMPLING);
         Ok(backends)
     }
+    // ANCHOR_END: connect
 
     /// Connections made on first use, for tests of what happens when a dependency is down.
     pub fn lazy(config: &Config) -> anyhow::Result<Self> {

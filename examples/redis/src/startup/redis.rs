@@ -14,6 +14,7 @@ use crate::{
     },
 };
 
+// ANCHOR: with_redis
 /// This instance's subscription to every instance's task events.
 pub async fn feed(redis: &Redis) -> Arc<dyn TaskFeed> {
     Arc::new(RedisTaskFeed::start(redis.clone()).await)
@@ -30,3 +31,4 @@ impl Ports {
         }
     }
 }
+// ANCHOR_END: with_redis

@@ -89,6 +89,7 @@ impl AuthLimiter {
         }
     }
 
+    // ANCHOR: auth_limiter_check
     /// Takes one attempt for the client IP and, when known, the account; fails with 429 and
     /// the wait when either is spent.
     pub async fn check(
@@ -125,6 +126,7 @@ impl AuthLimiter {
                 retry_after: not_until.wait_time_from(now).max(Duration::from_secs(1)),
             })
     }
+    // ANCHOR_END: auth_limiter_check
 
     /// Forgets keys whose limits have fully recovered, keeping memory bounded; called
     /// periodically.

@@ -24,6 +24,7 @@ pub struct DatabaseConfig {
     pub migrate: bool,
 }
 
+// ANCHOR: read
 impl DatabaseConfig {
     pub(super) fn read(env: &mut Reader) -> Self {
         let config = Self {
@@ -47,3 +48,4 @@ impl DatabaseConfig {
         config
     }
 }
+// ANCHOR_END: read

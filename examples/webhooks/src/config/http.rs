@@ -43,6 +43,7 @@ impl HttpConfig {
     }
 }
 
+// ANCHOR: origins
 /// `scheme://host[:port]` entries separated by commas, as browsers send them in `Origin`.
 fn origins(env: &mut Reader, name: &str) -> Vec<String> {
     let Some(raw) = env.get(name) else {
@@ -63,3 +64,4 @@ fn origins(env: &mut Reader, name: &str) -> Vec<String> {
     }
     origins
 }
+// ANCHOR_END: origins

@@ -42,6 +42,7 @@ pub struct Config {
 }
 // ANCHOR_END: config
 
+// ANCHOR: config_error_display
 /// Every problem found while loading, one per variable.
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigError(pub Vec<String>);
@@ -55,6 +56,7 @@ impl fmt::Display for ConfigError {
         Ok(())
     }
 }
+// ANCHOR_END: config_error_display
 
 impl Config {
     /// Reads `.env` when present (a malformed file is an error), then the process environment.
@@ -73,6 +75,7 @@ impl Config {
         env.finish(database)
     }
 
+    // ANCHOR: from_lookup
     /// Builds the configuration from any source of variables; tests pass a map.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut env = Reader::new(&lookup);
@@ -89,8 +92,10 @@ impl Config {
         config.webhooks.check_against(&config.jobs, &mut env);
         env.finish(config)
     }
+    // ANCHOR_END: from_lookup
 }
 
+// ANCHOR: load_dotenv
 /// Reads `.env` into the environment when present; a malformed file is an error.
 fn load_dotenv() -> Result<(), ConfigError> {
     match dotenvy::dotenv() {
@@ -100,3 +105,4 @@ fn load_dotenv() -> Result<(), ConfigError> {
         _ => Ok(()),
     }
 }
+// ANCHOR_END: load_dotenv

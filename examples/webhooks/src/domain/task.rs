@@ -12,6 +12,7 @@ use super::user::has_control_chars;
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
 
+// ANCHOR: task_status
 #[derive(
     Debug,
     Clone,
@@ -35,12 +36,14 @@ pub enum TaskStatus {
     InProgress,
     Done,
 }
+// ANCHOR_END: task_status
 
 impl TaskStatus {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
 
+    // ANCHOR: can_become
     /// The allowed moves. Staying put is always allowed; a done task must be reopened (to
     /// `todo`) before work on it can start again.
     pub fn can_become(self, next: Self) -> bool {
@@ -55,8 +58,10 @@ impl TaskStatus {
                     | (Done, Todo)
             )
     }
+    // ANCHOR_END: can_become
 }
 
+// ANCHOR: title
 /// A title: trimmed, 1 to 200 characters, one line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -79,6 +84,7 @@ impl TryFrom<String> for Title {
         Ok(Self(title.to_owned()))
     }
 }
+// ANCHOR_END: title
 
 impl From<Title> for String {
     fn from(title: Title) -> Self {

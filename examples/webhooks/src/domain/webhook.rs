@@ -269,6 +269,7 @@ pub enum NextStep {
     Dead,
 }
 
+// ANCHOR: retry_matrix
 /// The longest `Retry-After` honoured; a receiver cannot park a delivery for a week.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
@@ -286,6 +287,7 @@ pub fn next_step(outcome: &AttemptOutcome) -> NextStep {
         AttemptOutcome::Timeout | AttemptOutcome::Unreachable => NextStep::Retry { at_least: None },
     }
 }
+// ANCHOR_END: retry_matrix
 
 #[cfg(test)]
 mod tests;

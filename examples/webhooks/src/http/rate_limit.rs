@@ -18,6 +18,7 @@ use tower_governor::{
 use super::{extract::client_ip, problem::Problem};
 use crate::{config::RateLimitConfig, error::AppError};
 
+// ANCHOR: client_ip_key
 /// Keys the limit by client IP, trusting `X-Forwarded-For` only as far as configured.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIpKey {
@@ -45,6 +46,7 @@ pub fn config(limits: &RateLimitConfig, trusted_hops: usize) -> ApiLimit {
         .expect("a non-zero period and burst size make a valid limiter");
     Arc::new(config)
 }
+// ANCHOR_END: client_ip_key
 
 pub fn layer(config: &ApiLimit) -> GovernorLayer<ClientIpKey, NoOpMiddleware, Body> {
     GovernorLayer::new(config.clone()).error_handler(problem)
@@ -52,8 +54,10 @@ pub fn layer(config: &ApiLimit) -> GovernorLayer<ClientIpKey, NoOpMiddleware, Bo
 
 fn problem(error: GovernorError) -> Response<Body> {
     match error {
+        // tower_governor truncates the wait to whole seconds (1.6 s arrives as 1): one more,
+        // so that a client obeying Retry-After is never back too early.
         GovernorError::TooManyRequests { wait_time, .. } => AppError::TooManyRequests {
-            retry_after: Duration::from_secs(wait_time),
+            retry_after: Duration::from_secs(wait_time + 1),
         }
         .into_response(),
         GovernorError::UnableToExtractKey | GovernorError::Other { .. } => {

@@ -112,6 +112,7 @@ impl UserRepository for PgUserRepository {
         }))
     }
 
+    // ANCHOR: access_state
     async fn access_state(&self, id: Uuid, jti: Uuid) -> Result<Option<AccessState>, AppError> {
         let row = sqlx::query!(
             r#"SELECT role, disabled_at IS NOT NULL AS "disabled!", session_epoch,
@@ -132,6 +133,7 @@ impl UserRepository for PgUserRepository {
         })
         .transpose()
     }
+    // ANCHOR_END: access_state
 
     async fn by_id(&self, id: Uuid) -> Result<Option<User>, AppError> {
         sqlx::query_as!(

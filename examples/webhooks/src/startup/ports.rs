@@ -39,6 +39,7 @@ pub struct Ports {
 // ANCHOR_END: ports
 
 impl Ports {
+    // ANCHOR: connected
     /// The service's: every port on the backends.
     pub async fn connected(backends: &Backends) -> Self {
         let db = &backends.db;
@@ -54,6 +55,7 @@ impl Ports {
             webhooks: super::webhooks::on_postgres(db, &backends.webhook_client),
         }
     }
+    // ANCHOR_END: connected
 
     // ANCHOR: in_memory
     /// Every port in `memory`, which the caller keeps to look inside (the jobs queued, the

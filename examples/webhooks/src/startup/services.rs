@@ -63,6 +63,7 @@ pub async fn assemble(config: &Config, ports: Ports) -> anyhow::Result<Services>
 }
 // ANCHOR_END: assemble
 
+// ANCHOR: job_runner
 /// Every kind of job this service runs, and what runs it.
 pub fn job_runner(services: &Services, mailer: Arc<dyn Mailer>) -> JobRunner {
     JobRunner::new()
@@ -70,3 +71,4 @@ pub fn job_runner(services: &Services, mailer: Arc<dyn Mailer>) -> JobRunner {
         .register(SendWelcomeEmail::new(mailer, &services.service_name))
         .merge(webhooks::job_runner(services))
 }
+// ANCHOR_END: job_runner

@@ -28,6 +28,7 @@ impl Memory {
 
 #[async_trait]
 impl UserRepository for Memory {
+    // ANCHOR: memory_create
     async fn create(&self, user: NewUser, outbox: &[Job]) -> Result<User, AppError> {
         let mut state = self.state();
         if state
@@ -57,6 +58,7 @@ impl UserRepository for Memory {
         state.enqueue_all(outbox);
         Ok(created)
     }
+    // ANCHOR_END: memory_create
 
     async fn credentials(&self, email_key: &str) -> Result<Option<Credentials>, AppError> {
         let state = self.state();
@@ -123,6 +125,10 @@ impl UserRepository for Memory {
         // What the foreign keys cascade to in Postgres.
         state.refresh_tokens.retain(|token| token.user_id != id);
         state.tasks.retain(|task| task.owner_id != id);
+        state.idempotency.retain(|(user, _), _| *user != id);
+{%- if webhooks %}
+        state.webhooks.forget_owner(id);
+{%- endif %}
         Ok(state.users.len() < before)
     }
 

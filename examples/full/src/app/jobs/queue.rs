@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 
+// ANCHOR: job_spec
 /// A kind of job: its name in the queue, its payload (this type, as JSON) and its identity.
 /// Each use case defines the jobs it causes next to the code that runs them.
 pub trait JobSpec: Serialize + DeserializeOwned + Send + Sync + 'static {
@@ -39,6 +40,7 @@ impl Job {
         }
     }
 }
+// ANCHOR_END: job_spec
 
 #[derive(
     Debug,

@@ -94,6 +94,7 @@ async fn others_get_404_and_admins_get_through() {
     );
 }
 
+// ANCHOR: stale_version_test
 #[tokio::test]
 async fn a_stale_version_is_409_and_changes_nothing() {
     let (service, _) = service();
@@ -117,6 +118,7 @@ async fn a_stale_version_is_409_and_changes_nothing() {
         "v2"
     );
 }
+// ANCHOR_END: stale_version_test
 
 #[tokio::test]
 async fn done_is_idempotent_and_a_done_task_must_be_reopened_first() {

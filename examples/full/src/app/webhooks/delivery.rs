@@ -237,6 +237,7 @@ impl Webhooks {
             AttemptOutcome::Unreachable => (None, Some("could not connect".to_owned())),
         };
         let describe = || error.clone().unwrap_or_default();
+        // ANCHOR: verdict
         let (status, verdict) = match next_step(&outcome) {
             NextStep::Delivered => (DeliveryStatus::Delivered, Ok(())),
             NextStep::Retry { at_least } if !attempt.last => (
@@ -250,6 +251,7 @@ impl Webhooks {
                 (DeliveryStatus::Dead, Err(JobError::Fatal(describe())))
             }
         };
+        // ANCHOR_END: verdict
         let outcome = match status {
             DeliveryStatus::Delivered => "delivered",
             DeliveryStatus::Pending => "retry",

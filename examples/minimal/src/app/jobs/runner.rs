@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use super::JobSpec;
 use crate::app::mail::MailError;
 
+// ANCHOR: job_error
 /// Why a job failed: worth another attempt, or not.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
@@ -29,6 +30,7 @@ impl From<MailError> for JobError {
         }
     }
 }
+// ANCHOR_END: job_error
 
 /// Which attempt of its job a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,7 @@ pub struct Attempt {
     pub last: bool,
 }
 
+// ANCHOR: job_handler
 /// Runs the jobs of one kind.
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
@@ -50,6 +53,7 @@ pub trait JobHandler: Send + Sync + 'static {
     /// or kept being claimed without finishing), so what it was working on can say so.
     async fn buried(&self, _job: Self::Job, _error: &str) {}
 }
+// ANCHOR_END: job_handler
 
 /// A handler with its payload type erased, so handlers of every kind fit in one map.
 #[async_trait]
@@ -91,6 +95,7 @@ impl JobRunner {
         Self::default()
     }
 
+    // ANCHOR: runner_register
     /// Adds the handler of one kind of job. Two handlers of one kind are a wiring mistake:
     /// it panics, at start-up, rather than let one silently replace the other.
     pub fn register<H: JobHandler>(self, handler: H) -> Self {
@@ -111,6 +116,7 @@ impl JobRunner {
         assert!(earlier.is_none(), "two handlers for `{kind}` jobs");
         self
     }
+    // ANCHOR_END: runner_register
 
     /// The kinds this runner handles.
     pub fn kinds(&self) -> Vec<&'static str> {

@@ -52,17 +52,12 @@ impl TaskRepository for Memory {
             if stored.request_hash != key.request_hash {
                 return Ok(Idempotent::KeyReused);
             }
-            let first = state.tasks.iter().find(|t| t.id == stored.task_id).cloned();
-            return match first {
-                Some(first) => Ok(Idempotent::Replayed(first)),
-                None => Err(AppError::NotFound(
-                    "the task made with this key was deleted".into(),
-                )),
-            };
+            // The first response, as it was sent: even if the task changed or is gone since.
+            return Ok(Idempotent::Replayed(stored.response.clone()));
         }
         let stored = StoredKey {
             request_hash: key.request_hash.clone(),
-            task_id: task.id,
+            response: task.clone(),
             expires_at: key.expires_at,
         };
         state.idempotency.insert(id, stored);

@@ -121,6 +121,7 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&raw).unwrap_or_default())
     }
 
+    // ANCHOR: cursor_decode
     /// 400 for anything that is not a cursor we made for this ordering, including keys that
     /// could not have come from a stored task (a title breaking the title rules, a time out
     /// of range), so nothing a client invents reaches the database.
@@ -149,6 +150,7 @@ impl Cursor {
             id: raw.id,
         })
     }
+    // ANCHOR_END: cursor_decode
 }
 
 /// Years 1 to 9999: what a client may send as a time. Postgres stores wider ranges, but

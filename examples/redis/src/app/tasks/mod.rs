@@ -53,6 +53,7 @@ impl TaskService {
         Ok(task)
     }
 
+    // ANCHOR: owned_get
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Task, AppError> {
         let task = self
             .repo
@@ -62,6 +63,7 @@ impl TaskService {
         ensure_owner_or_admin(caller, task.owner_id, NO_SUCH_TASK)?;
         Ok(task)
     }
+    // ANCHOR_END: owned_get
 
     /// PUT: every field, at the version the client read.
     pub async fn replace(
@@ -152,6 +154,7 @@ impl TaskService {
         }
     }
 
+    // ANCHOR: list_page
     pub async fn list(&self, query: ListQuery) -> Result<TaskPage, AppError> {
         let mut items = self.repo.list(&query).await?;
         let limit = usize::try_from(query.limit).unwrap_or(0);
@@ -163,6 +166,7 @@ impl TaskService {
             .map(|last| Cursor::after(last, query.sort, query.direction).encode());
         Ok(TaskPage { items, next_cursor })
     }
+    // ANCHOR_END: list_page
 
     /// Gives `owner` `count` generated tasks (`seed-tasks`, for benchmarks).
     pub async fn seed(&self, owner: Uuid, count: i64) -> Result<u64, AppError> {
@@ -172,6 +176,7 @@ impl TaskService {
         self.repo.seed(owner, count).await
     }
 
+    // ANCHOR: versioned_write
     async fn at_version(&self, caller: &Caller, id: Uuid, version: i32) -> Result<Task, AppError> {
         let current = self.get(caller, id).await?;
         if current.version != version {
@@ -207,6 +212,7 @@ impl TaskService {
             },
         }
     }
+    // ANCHOR_END: versioned_write
 }
 
 impl TaskService {

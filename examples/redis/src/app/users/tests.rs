@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::*;
 use crate::app::memory::Memory;
 
+// ANCHOR: admin_service
 /// The use cases on one in-memory store; the store is returned to look inside.
 fn admin_service() -> (UserAdmin, Memory) {
     let memory = Memory::new();
@@ -16,6 +17,7 @@ fn admin_service() -> (UserAdmin, Memory) {
     };
     (users, memory)
 }
+// ANCHOR_END: admin_service
 
 async fn account(users: &UserAdmin, email: &str, role: Role) -> User {
     let user = NewUser {
@@ -53,6 +55,7 @@ async fn recorded(users: &UserAdmin, memory: &Memory) -> Vec<&'static str> {
     memory.security_events().iter().map(|e| e.kind).collect()
 }
 
+// ANCHOR: self_protection
 #[tokio::test]
 async fn admins_cannot_demote_disable_or_delete_themselves() {
     let (users, memory) = admin_service();
@@ -78,6 +81,7 @@ async fn admins_cannot_demote_disable_or_delete_themselves() {
     assert_eq!((stored.role, stored.disabled), (Role::Admin, false));
     assert!(recorded(&users, &memory).await.is_empty());
 }
+// ANCHOR_END: self_protection
 
 #[tokio::test]
 async fn disabling_an_account_ends_its_sessions_and_is_audited() {

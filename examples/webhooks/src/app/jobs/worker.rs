@@ -164,6 +164,7 @@ impl Worker {
             number: attempts,
             last: attempts >= max,
         };
+        // ANCHOR: attempt_outcome
         let running = tokio::time::timeout(
             self.settings.timeout,
             self.runner.run(&job.kind, job.payload.clone(), attempt),
@@ -194,6 +195,7 @@ impl Worker {
             at: Utc::now() + delay,
             error,
         }
+        // ANCHOR_END: attempt_outcome
     }
 
     /// Long enough that a live worker's job never loses it: the job times out first.
@@ -223,6 +225,7 @@ impl Worker {
     }
 }
 
+// ANCHOR: backoff
 /// The delay before attempt `attempt + 1`: exponential from `base`, capped at `max`, with
 /// "equal jitter" (half fixed, half random), so jobs that failed together do not retry
 /// together, yet none retries sooner than half its delay. `random` is uniform in `[0, 1)`.
@@ -231,6 +234,7 @@ pub fn backoff(attempt: u32, base: Duration, max: Duration, random: f64) -> Dura
     let delay = base.saturating_mul(factor).min(max);
     delay / 2 + delay.mul_f64(random.clamp(0.0, 1.0) / 2.0)
 }
+// ANCHOR_END: backoff
 
 /// A uniform random number in `[0, 1)` from the operating system.
 pub(super) fn random_unit() -> f64 {

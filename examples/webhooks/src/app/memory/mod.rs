@@ -1,7 +1,7 @@
 //! Every port of the application, kept in memory: a reference implementation of what `infra`
 //! does with Postgres, for tests that should run in milliseconds and need no database. The
 //! unit tests of the use cases run on it (`app::*::tests`), and so does the whole router in
-//! `tests/in_memory.rs` (`startup::services::in_memory`).
+//! `tests/in_memory.rs` (`startup::ports::Ports::in_memory`).
 //!
 //! One [`Memory`] is one database: every port shares its state, so a session sees the user it
 //! belongs to and a task write enqueues its jobs, as the Postgres adapters do in one
@@ -27,6 +27,7 @@ use crate::domain::{task::Task, user::User};
 
 pub use sender::RecordingSender;
 
+// ANCHOR: memory_state
 /// The shared state of every in-memory port, and the task events it publishes.
 #[derive(Clone)]
 pub struct Memory {
@@ -50,6 +51,7 @@ struct State {
     task_events: Vec<TaskEvent>,
     webhooks: webhooks::WebhookState,
 }
+// ANCHOR_END: memory_state
 
 struct StoredUser {
     user: User,
@@ -59,7 +61,8 @@ struct StoredUser {
 
 struct StoredKey {
     request_hash: Vec<u8>,
-    task_id: Uuid,
+    /// The task as the first request's response showed it.
+    response: Task,
     expires_at: DateTime<Utc>,
 }
 

@@ -26,6 +26,20 @@ pub(super) struct WebhookState {
     inbound: Vec<(String, String, DateTime<Utc>)>,
 }
 
+impl WebhookState {
+    /// What deleting an account cascades to: its endpoints and their deliveries.
+    pub(super) fn forget_owner(&mut self, owner: Uuid) {
+        let gone: Vec<Uuid> = self
+            .endpoints
+            .iter()
+            .filter(|s| s.endpoint.owner_id == owner)
+            .map(|s| s.endpoint.id)
+            .collect();
+        self.endpoints.retain(|s| s.endpoint.owner_id != owner);
+        self.deliveries.retain(|d| !gone.contains(&d.endpoint_id));
+    }
+}
+
 struct StoredEndpoint {
     endpoint: Endpoint,
     secret: WebhookSecret,

@@ -13,6 +13,7 @@ use crate::{app::jobs::Job, domain::task::Task, error::AppError};
 /// The jobs an update causes, decided from the row as stored (its new version and time).
 pub type UpdateOutbox<'a> = Option<&'a (dyn Fn(&Task) -> Vec<Job> + Send + Sync)>;
 
+// ANCHOR: task_repository
 #[async_trait]
 pub trait TaskRepository: Send + Sync {
     async fn insert(&self, task: &Task, outbox: &[Job]) -> Result<(), AppError>;
@@ -42,3 +43,4 @@ pub trait TaskRepository: Send + Sync {
     /// realistic table (`seed-tasks`); returns how many were written.
     async fn seed(&self, owner: Uuid, count: i64) -> Result<u64, AppError>;
 }
+// ANCHOR_END: task_repository

@@ -196,6 +196,7 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
+// ANCHOR: task_response
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskResponse {
     pub id: Uuid,
@@ -225,6 +226,7 @@ impl From<Task> for TaskResponse {
         }
     }
 }
+// ANCHOR_END: task_response
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskPageResponse {
