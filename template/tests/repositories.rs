@@ -14,13 +14,15 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use sqlx::{PgConnection, PgPool};
 use uuid::{Uuid, uuid};
 
-use common::TestDatabase;
 use {{crate_name}}::app::tasks::{
     Cursor, CursorKey, Direction, ListQuery, PageStart, SortKey, TaskFilter,
 };
-use {{crate_name}}::domain::task::{Task, TaskStatus};
+use {{crate_name}}::domain::task::Task;
+use {{crate_name}}::domain::task::TaskStatus;
 use {{crate_name}}::infra::postgres;
 use {{crate_name}}::infra::tasks::list_on;
+
+use common::TestDatabase;
 
 const ADA: Uuid = uuid!("00000000-0000-7000-8000-00000000ada0");
 const EVE: Uuid = uuid!("00000000-0000-7000-8000-00000000e7e0");

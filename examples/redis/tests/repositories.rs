@@ -14,13 +14,15 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use sqlx::{PgConnection, PgPool};
 use uuid::{Uuid, uuid};
 
-use common::TestDatabase;
 use task_svc::app::tasks::{
     Cursor, CursorKey, Direction, ListQuery, PageStart, SortKey, TaskFilter,
 };
-use task_svc::domain::task::{Task, TaskStatus};
+use task_svc::domain::task::Task;
+use task_svc::domain::task::TaskStatus;
 use task_svc::infra::postgres;
 use task_svc::infra::tasks::list_on;
+
+use common::TestDatabase;
 
 const ADA: Uuid = uuid!("00000000-0000-7000-8000-00000000ada0");
 const EVE: Uuid = uuid!("00000000-0000-7000-8000-00000000e7e0");
