@@ -87,11 +87,13 @@ def refs(docs_src, service):
     return 1 if problems else 0
 
 
-def _command(day_file):
-    check = section(pathlib.Path(day_file).read_text(), "Check")
+def _command(day_file, title="Check", required=True):
+    check = section(pathlib.Path(day_file).read_text(), title)
+    if check is None and not required:
+        return None
     block = re.search(r"```sh\n(.*?)```", check or "", re.S)
     if not block:
-        sys.exit(f"{day_file}: no ```sh block under '## Check'")
+        sys.exit(f"{day_file}: no ```sh block under '## {title}'")
     return block.group(1).strip()
 
 
@@ -234,8 +236,9 @@ def map_page(docs_src):
 
 def course(docs_src):
     """The parts of the book a rendered service acts on, as JSON (template/docs/course.json):
-    each day's title, block, variants and check command (`just progress`), each block's name
-    and days (`just gate`), and the security checklist's tests per point (`just gate 3`).
+    each day's title, block, variants, check command (the day's promise, `just gate exit`) and
+    exercise check (`just exercise`, `just progress`; null while the day has none), each block's
+    name and days (`just gate`), and the security checklist's tests per point (`just gate 3`).
     `scripts/kit.sh sync` writes it and `check-sync` fails when it is stale."""
     src = pathlib.Path(docs_src)
     blocks = []
@@ -250,7 +253,7 @@ def course(docs_src):
         block = next(b["block"] for b in blocks if b["days"][0] <= int(number) <= b["days"][1])
         days.append({"day": int(number), "title": title, "block": block,
                      "variants": variants.group(1).split() if variants else None,
-                     "check": _command(day)})
+                     "check": _command(day), "exercise": _command(day, "Exercise check", required=False)})
     security = []
     for row in re.findall(r"^\| (\d+) \| (.+?) \| (.+?) \|$", (src / "security.md").read_text(), re.M):
         number, prop, enforced = row

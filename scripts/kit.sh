@@ -609,12 +609,18 @@ cmd_check_days() {
   cp "$ROOT/examples/full/Cargo.lock" "$dir/Cargo.lock"
   # Offline machines audit against the local RustSec copy (gate 3).
   [ -d "$ADVISORY_DB" ] && export ADVISORY_DB
+  check_fresh_progress "$dir"
+  check_gates_need_own_run "$dir"
+  say "just bench --smoke --record: the learner's first recorded run"
+  (cd "$dir" && just bench --smoke --record --label "kit check-days") >"$WORK/bench-smoke.log" 2>&1 ||
+    { tail -30 "$WORK/bench-smoke.log"; die "just bench --smoke --record fails on a fresh render"; }
   # The exit gate runs every check of gates 1-5 and then every day's check command in order
-  # (`just progress`, from docs/course.json): the course's promises, on a fresh render.
+  # (from docs/course.json): the course's promises, on a fresh render.
   say "just gate exit on a fresh render (every gate, then every day's check command)"
   (cd "$dir" && just gate exit) || die "just gate exit fails on a fresh render (logs: $CARGO_TARGET_DIR/course/)"
   check_gates_fail "$dir"
   check_ritual "$dir"
+  check_solutions "$dir"
   rm -rf "$dir"
   # The variant paths: no webhooks (webhook-retries n/a, security point 13 skipped).
   dir="$WORK/days-minimal"
@@ -674,6 +680,60 @@ EOF
   rm -rf "$copy"
 }
 
+# No fake numbers: a fresh render is at Day 0 and none of its exercise checks passes.
+check_fresh_progress() {
+  local dir=$1 out count
+  say "just progress and every exercise check on a fresh render"
+  out=$(cd "$dir" && just progress) || die "just progress fails on a fresh render"
+  grep -q "^Live Progress: Day 0 / 40" <<<"$out" || { printf '%s\n' "$out"; die "a fresh render is not at Day 0 / 40"; }
+  echo "just progress on a fresh render: $(grep '^Live Progress' <<<"$out")"
+  out=$(cd "$dir" && just exercise) || die "just exercise fails to run on a fresh render"
+  count=$(tail -1 <<<"$out")
+  grep -Eq '^0/[1-9][0-9]* exercise checks pass$' <<<"$count" ||
+    { printf '%s\n' "$out"; die "an exercise check passes on a fresh render: it cannot tell done from not done"; }
+  echo "fresh render: $count"
+}
+
+# Gates 1 and 2 judge the learner's own recorded run: the kit's reference runs do not count.
+check_gates_need_own_run() {
+  local dir=$1 gate check out status
+  for gate_check in 1:baseline 2:latency; do
+    gate=${gate_check%%:*} check=${gate_check#*:} status=0
+    out=$(cd "$dir" && just gate "$gate" --only "$check" 2>&1) || status=$?
+    if [ "$status" != 1 ] || ! grep -q "FAIL  $check .*no run of this service recorded" <<<"$out"; then
+      printf '%s\n' "$out"
+      die "gate $gate's $check does not fail on a fresh render (exit $status)"
+    fi
+    echo "gate $gate on a fresh render: $(grep "FAIL  $check" <<<"$out" | cut -c1-150)"
+  done
+}
+
+# The reference solutions (docs/src/solutions/day-NN.patch) on the same render, in order:
+# after days 1-3 the service is at Day 3; with all of them every exercise check passes and the
+# service's own fmt, clippy and tests still do. One build for all of them, not one per day.
+check_solutions() {
+  local dir=$1 patch day out count total
+  say "the reference solutions, applied in order"
+  for patch in "$ROOT"/docs/src/solutions/day-*.patch; do
+    day=$(basename "$patch" .patch) day=$((10#${day#day-}))
+    # patch(1), not git apply: inside the kit's checkout git would apply paths from its root.
+    patch -d "$dir" -p1 --batch --forward --quiet --no-backup-if-mismatch <"$patch" || die "$(basename "$patch") does not apply"
+    if [ "$day" = 3 ]; then
+      out=$(cd "$dir" && just progress) || die "just progress fails after solutions 1-3"
+      grep -q "^Live Progress: Day 3 / 40" <<<"$out" || { printf '%s\n' "$out"; die "solutions 1-3 do not make Day 3 / 40"; }
+      echo "after solutions 1-3: $(grep '^Live Progress' <<<"$out")"
+    fi
+  done
+  out=$(cd "$dir" && just exercise) || die "just exercise fails to run with the solutions"
+  count=$(tail -1 <<<"$out") total=${count#*/} total=${total%% *}
+  [ "$count" = "$total/$total exercise checks pass" ] ||
+    { printf '%s\n' "$out"; die "with the reference solutions: $count"; }
+  echo "with the reference solutions: $total/$total pass"
+  say "with the reference solutions: fmt, clippy, the service's tests"
+  (cd "$dir" && cargo fmt --check && cargo clippy --all-targets --locked -- -D warnings &&
+    cargo nextest run --locked --no-fail-fast) || die "the service with the reference solutions fails its own checks"
+}
+
 # `just ritual --smoke`: one more run in the history, labelled with today's date, and a dated
 # ten-line entry in docs/decision-log.md.
 check_ritual() {
@@ -712,13 +772,13 @@ check_gates_fail() {
     fi
     echo "gate $gate with $check broken: $(grep "FAIL  $check" <<<"$out" | head -1 | cut -c1-150)"
   done <<'CASES'
-1|baseline|docs/benchmarks/history.jsonl|: > docs/benchmarks/history.jsonl|no benchmark run recorded
+1|baseline|docs/benchmarks/history.jsonl|: > docs/benchmarks/history.jsonl|no run of this service recorded
 2|migrations|migrations/0002_users.down.sql|: > migrations/0002_users.down.sql|table\(s\) left|migrate revert.* exited
 3|security-checklist|tests/auth.rs|sed -i 's/fn every_kind_of_bad_access_token_is_401/fn renamed/' tests/auth.rs|has no test every_kind_of_bad_access_token_is_401
 4|dockerfile|Dockerfile|echo 'RUN apt-get install -y curl' >> Dockerfile|hadolint .* exited
 5|openapi|openapi.json|sed -i '0,/"title": "/s//"title": "renamed /' openapi.json|nextest run .* exited
 exit|operations-docs|docs/runbook.md|sed -i 's/^## Rollback$/## Undo/' docs/runbook.md|lacks '## Rollback'
-exit|course-complete|docs/course.json|sed -i 's/"check": "cargo nextest run --test config"/"check": "exit 3"/' docs/course.json|Day 2 / 40: day 3's check fails
+exit|course-complete|docs/course.json|sed -i 's/"check": "cargo nextest run --test config"/"check": "exit 3"/' docs/course.json|day 4's check fails
 CASES
 }
 
@@ -764,7 +824,7 @@ case "${1:-}" in
     [ -n "${DATABASE_URL:-}" ] || die "bench needs Postgres: set DATABASE_URL"
     rm -rf "$WORK/bench" && render full "$WORK/bench" "$NAME"
     cp "$ROOT/examples/full/Cargo.lock" "$WORK/bench/Cargo.lock"
-    (cd "$WORK/bench" && just bench "$@")
+    (cd "$WORK/bench" && BENCH_ORIGIN=kit just bench "$@")
     cp "$WORK/bench/docs/benchmarks/"* "$ROOT/template/docs/benchmarks/"
     echo "template/docs/benchmarks/ updated: run scripts/kit.sh sync and commit" ;;
   render-all)

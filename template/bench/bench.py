@@ -135,6 +135,10 @@ class Bench:
         results = {
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "label": self.args.label,
+            # Who ran it: `service` (this service, the default) or `kit` (the reference runs the
+            # kit ships in docs/benchmarks/, BENCH_ORIGIN=kit). The course's gates judge only
+            # this service's own runs.
+            "origin": os.environ.get("BENCH_ORIGIN", "service"),
             "service": self.meta["name"],
             "variant": self.variant,
             "commit": git_commit(),

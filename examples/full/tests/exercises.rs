@@ -1,0 +1,504 @@
+//! The course's exercise checks: one or more tests per day, named `day_NN_...`, each failing on
+//! a fresh render and passing once that day's exercise is done. They are ignored by a plain
+//! `cargo nextest run` (your service does not owe the course anything), and run by
+//! `just exercise N` (`cargo nextest run --test exercises --run-ignored only -E
+//! 'test(/^day_NN_/)'`, see each chapter's "Exercise check") and `just progress`.
+//!
+//! They judge what the exercise asks for from the outside, so that they compile before you
+//! have written a line: over HTTP against the real application, on the database, on files,
+//! and by running the service's binary. An exercise that asks for a test of your own is
+//! checked by running that test by name, in the chapter's command.
+
+mod common;
+
+use std::{
+    process::{Command, Output},
+    sync::{Arc, Mutex},
+};
+
+use axum::{Router, body::Body, http::Request, routing::get};
+use common::{TestEnv, TestServer, assert_problem};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use tracing_subscriber::{fmt::MakeWriter, layer::SubscriberExt};
+
+use task_svc::http::layers;
+
+/// The service's binary, as cargo built it for these tests.
+fn binary() -> Command {
+    Command::new(env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME"))))
+}
+
+/// Runs the binary with `args` and exactly the environment `vars` (nothing inherited, and
+/// started outside the service's directory, so no `.env` is read), and returns what it did.
+fn run_binary(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut command = binary();
+    command
+        .args(args)
+        .env_clear()
+        .current_dir(std::env::temp_dir());
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command.output().expect("the binary runs")
+}
+
+/// The settings every start needs, pointing at servers that are not there: enough to load
+/// the configuration, then fail at once on connecting.
+fn unreachable_settings() -> Vec<(&'static str, &'static str)> {
+    let mut vars = vec![
+        ("DATABASE_URL", "postgres://app@127.0.0.1:1/app"),
+        ("DATABASE_CONNECT_TIMEOUT_MS", "500"),
+        ("REDIS_URL", "redis://127.0.0.1:1"),
+        ("REDIS_TIMEOUT_MS", "300"),
+    ];
+    vars.extend_from_slice(&common::TEST_DEFAULTS[..2]);
+    vars
+}
+
+/// The settings a command of the binary needs to reach this test environment's servers.
+fn settings_of(env: &TestEnv) -> Vec<(&'static str, &str)> {
+    let mut vars = vec![("DATABASE_URL", env.db.url.as_str())];
+    vars.push(("REDIS_URL", env.redis.url.as_str()));
+    vars.push(("REDIS_KEY_PREFIX", env.redis.prefix.as_str()));
+    vars.extend_from_slice(&common::TEST_DEFAULTS[..2]);
+    vars
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The file at `path` of the service, or "" when it does not exist.
+fn service_file(path: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_default()
+}
+
+async fn json_of(response: reqwest::Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+// --- Day 1: Axum hello-world, routes, JSON -------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_01_version_answers_the_package_name_and_version() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let response = server.get("/version").await;
+    assert_eq!(response.status(), 200, "GET /version");
+    assert_eq!(
+        json_of(response).await,
+        json!({ "name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION") })
+    );
+    let document: Value = serde_json::from_str(&service_file("openapi.json")).unwrap();
+    assert!(
+        document["paths"]["/version"]["get"].is_object(),
+        "openapi.json documents GET /version (just openapi)"
+    );
+}
+
+// --- Day 2: Extractors, validation, error mapping → HTTP -----------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_02_the_retired_v0_api_answers_410_gone() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/v0/tasks"),
+        (reqwest::Method::POST, "/v0/auth/login"),
+        (reqwest::Method::DELETE, "/v0/tasks/1"),
+    ] {
+        let response = server
+            .client
+            .request(method.clone(), server.url(path))
+            .send()
+            .await
+            .unwrap();
+        let body = assert_problem(response, 410).await;
+        assert_eq!(body["code"], "gone", "{method} {path}: {body}");
+    }
+    assert!(
+        service_file("tests/errors.rs").contains("AppError::Gone"),
+        "tests/errors.rs has a case for AppError::Gone"
+    );
+}
+
+// --- Day 3: Middleware/Tower, request-id, tracing spans ------------------------------------
+
+/// Log lines written into memory, for tests that read what the service logged.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl MakeWriter<'_> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&self) -> Captured {
+        self.clone()
+    }
+}
+
+/// The `span` of the `request finished` line of one request through the middleware stack,
+/// logged as `LOG_FORMAT=json` logs it.
+async fn finished_span(headers: &[(&str, String)]) -> Value {
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(logs.clone()),
+    );
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let router = layers::apply(
+        Router::new().route("/", get(|| async { "hi" })),
+        &common::http_config(&[]),
+    );
+    let mut request = Request::get("/");
+    for (name, value) in headers {
+        request = request.header(*name, value.as_str());
+    }
+    let response = router
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["message"] == "request finished")
+        .expect("a `request finished` line");
+    line["span"].clone()
+}
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_03_the_request_span_carries_the_user_agent() {
+    let span = finished_span(&[
+        ("user-agent", "curl/8.5.0".into()),
+        ("x-request-id", "day-03-ua".into()),
+    ])
+    .await;
+    assert_eq!(span["user_agent.original"], "curl/8.5.0", "{span}");
+    assert_eq!(
+        span["request_id"], "day-03-ua",
+        "on the same line as the id"
+    );
+    let long = finished_span(&[("user-agent", "a".repeat(300))]).await;
+    assert_eq!(long["user_agent.original"], "a".repeat(200), "cut at 200");
+    let absent = finished_span(&[]).await;
+    assert_eq!(absent["user_agent.original"], "", "absent: empty");
+}
+
+// --- Day 4: State sharing: Arc, config, pools ----------------------------------------------
+
+#[test]
+#[ignore = "exercise"]
+fn day_04_production_refuses_to_create_its_database() {
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut vars = unreachable_settings();
+        vars.extend_from_slice(extra);
+        run_binary(&[], &vars)
+    };
+    // Production with the default DATABASE_CREATE_IF_MISSING=true: a configuration error
+    // (exit 2) on one line naming both variables, reported with the other problems.
+    let refused = with(&[("APP_ENVIRONMENT", "production"), ("LOG_FORMAT", "xml")]);
+    let stderr = stderr_of(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|line| line.contains("APP_ENVIRONMENT")
+                && line.contains("DATABASE_CREATE_IF_MISSING")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("LOG_FORMAT"),
+        "every problem at once: {stderr}"
+    );
+    // An unknown environment is a configuration error naming the variable.
+    let unknown = with(&[("APP_ENVIRONMENT", "qa")]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr_of(&unknown));
+    assert!(stderr_of(&unknown).contains("APP_ENVIRONMENT"));
+    // Production that does not create its database loads, then fails on the absent server.
+    let loads = with(&[
+        ("APP_ENVIRONMENT", "production"),
+        ("DATABASE_CREATE_IF_MISSING", "false"),
+    ]);
+    assert_eq!(loads.status.code(), Some(1), "{}", stderr_of(&loads));
+    assert!(
+        service_file(".env.example")
+            .lines()
+            .any(|line| line.starts_with("APP_ENVIRONMENT=")),
+        ".env.example documents APP_ENVIRONMENT"
+    );
+}
+
+// --- Day 5: Layers: domain / app / infra ---------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_05_readiness_reports_a_schema_behind_the_build() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let ready = server.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let body = json_of(ready).await;
+    assert_eq!(body["checks"]["schema"], "up", "{body}");
+
+    // The newest migration "not applied": as after a deploy whose release step did not run.
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)",
+    )
+    .execute(server.db())
+    .await
+    .unwrap();
+    let behind = server.get("/readyz").await;
+    assert_eq!(behind.status(), 503);
+    let body = json_of(behind).await;
+    assert_eq!(body["checks"]["postgres"], "up", "{body}");
+    assert_eq!(body["checks"]["schema"], "down", "{body}");
+    assert!(
+        body["failing"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("schema"))
+    );
+    assert!(
+        !service_file("src/infra/schema.rs").is_empty(),
+        "the adapter lives in src/infra/schema.rs"
+    );
+}
+
+// --- Day 6: CRUD #1 (User): DTO, service, handlers -----------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_06_admins_read_one_account() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let admin = server.admin("admin@example.com").await;
+    let ada = server.signed_in("ada@example.com").await;
+    let me = json_of(server.call(Method::GET, "/me", &ada.access, None).await).await;
+    let path = format!("/users/{}", me["id"].as_str().unwrap());
+
+    let got = server.call(Method::GET, &path, &admin.access, None).await;
+    assert_eq!(got.status(), 200, "GET {path} as an admin");
+    let body = json_of(got).await;
+    assert_eq!(body["id"], me["id"]);
+    assert_eq!(body["email"], "ada@example.com");
+    assert_eq!(body["role"], "user");
+    assert_eq!(body["disabled"], false);
+    assert!(body["created_at"].is_string() && body["updated_at"].is_string());
+    assert!(!body.to_string().contains("argon2"), "no hash: {body}");
+
+    let ghost = format!("/users/{}", uuid::Uuid::now_v7());
+    let missing = server.call(Method::GET, &ghost, &admin.access, None).await;
+    assert_eq!(assert_problem(missing, 404).await["code"], "not_found");
+    let garbage = server
+        .call(Method::GET, "/users/x", &admin.access, None)
+        .await;
+    assert_problem(garbage, 400).await;
+    let forbidden = server.call(Method::GET, &path, &ada.access, None).await;
+    assert_problem(forbidden, 403).await;
+    assert_problem(server.get(&path).await, 401).await;
+}
+
+// --- Day 7: Error handling: thiserror, anyhow ------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_07_a_failed_command_says_why_on_stderr() {
+    let env = TestEnv::new().await;
+    // Starting the service once creates and migrates the test database.
+    TestServer::start(&env.config(&[]))
+        .await
+        .shutdown()
+        .await
+        .unwrap();
+    let failed = run_binary(&["grant-admin", "nobody@example.com"], &settings_of(&env));
+    let stderr = stderr_of(&failed);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    let expected = "error: grant-admin nobody@example.com: no account has the email \
+                    \"nobody@example.com\": register it first";
+    assert!(
+        stderr.lines().any(|line| line == expected),
+        "stderr has no line `{expected}`:\n{stderr}"
+    );
+}
+
+// --- Day 8: Integration tests: nextest + in-memory repos -------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_08_the_task_summary_counts_the_callers_tasks_per_status() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let eve = server.signed_in("eve@example.com").await;
+    let tasks = [
+        (&ada, "todo"),
+        (&ada, "in_progress"),
+        (&ada, "done"),
+        (&ada, "done"),
+        (&eve, "todo"),
+    ];
+    for (session, status) in tasks {
+        let task = json!({ "title": "Count me", "status": status });
+        let created = server.post("/tasks", Some(&session.access), task).await;
+        assert_eq!(created.status(), 201);
+    }
+
+    let summary = server
+        .call(Method::GET, "/tasks/summary", &ada.access, None)
+        .await;
+    assert_eq!(summary.status(), 200, "GET /tasks/summary");
+    let expected = json!({ "todo": 1, "in_progress": 1, "done": 2 });
+    assert_eq!(json_of(summary).await, expected);
+    let newcomer = server.signed_in("new@example.com").await;
+    let empty = server
+        .call(Method::GET, "/tasks/summary", &newcomer.access, None)
+        .await;
+    let zero = json!({ "todo": 0, "in_progress": 0, "done": 0 });
+    assert_eq!(json_of(empty).await, zero);
+    assert_problem(server.get("/tasks/summary").await, 401).await;
+    assert!(
+        service_file("openapi.json").contains("\"/tasks/summary\""),
+        "openapi.json documents GET /tasks/summary (`just openapi`)"
+    );
+}
+
+// --- Day 9: Refactor day -------------------------------------------------------------------
+
+#[test]
+#[ignore = "exercise"]
+fn day_09_the_mail_error_mapping_lives_with_mail() {
+    let jobs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app/jobs");
+    for file in std::fs::read_dir(&jobs).expect("src/app/jobs") {
+        let path = file.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            !text.contains("MailError") && !text.contains("app::mail"),
+            "{} still knows about mail",
+            path.display()
+        );
+    }
+    assert!(
+        service_file("src/app/mail.rs").contains("impl From<MailError> for JobError"),
+        "src/app/mail.rs holds `impl From<MailError> for JobError`"
+    );
+    let description = service_file("docs/pr/day-09.md");
+    for section in ["Problem", "Change", "Contracts", "Review", "Cost"] {
+        let heading = format!("## {section}\n");
+        let start = description
+            .find(&heading)
+            .unwrap_or_else(|| panic!("docs/pr/day-09.md has no `## {section}`"));
+        let body = &description[start + heading.len()..];
+        let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+        assert!(
+            body.trim().len() >= 40,
+            "docs/pr/day-09.md: `## {section}` says too little"
+        );
+    }
+}
+
+// --- Day 10: Baseline bench, latency report ------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_10_every_response_says_how_long_the_service_took() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    for (path, status) in [("/healthz", 200), ("/no-such-route", 404)] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), status, "GET {path}");
+        let timing = response
+            .headers()
+            .get("server-timing")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let millis = timing
+            .strip_prefix("app;dur=")
+            .and_then(|dur| dur.parse::<f64>().ok());
+        assert!(
+            millis.is_some_and(|ms| (0.0..10_000.0).contains(&ms)),
+            "GET {path}: server-timing {timing:?}, expected app;dur=<milliseconds>"
+        );
+    }
+}
+
+// --- Day 11: Postgres + SQLx + migrations --------------------------------------------------
+
+/// `tasks.completed_at` of task `id`, read straight from the database.
+async fn completed_at(server: &TestServer, id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let id: uuid::Uuid = id.parse().expect("a task id");
+    sqlx::query_scalar("SELECT completed_at FROM tasks WHERE id = $1")
+        .bind(id)
+        .fetch_one(server.db())
+        .await
+        .expect("tasks.completed_at exists (migration 0111)")
+}
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_11_the_database_records_when_a_task_was_completed() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let token = Some(ada.access.as_str());
+    let created = server
+        .post("/tasks", token, json!({ "title": "Finish" }))
+        .await;
+    let id = json_of(created).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(completed_at(&server, &id).await, None, "a new task");
+
+    let path = format!("/tasks/{id}");
+    let done = server
+        .call(Method::POST, &format!("{path}/done"), &ada.access, None)
+        .await;
+    let version = json_of(done).await["version"].as_i64().unwrap();
+    let first = completed_at(&server, &id).await;
+    assert!(first.is_some(), "set when the task becomes done");
+    let renamed = json!({ "title": "Finished", "version": version });
+    let renamed = server
+        .call(Method::PATCH, &path, &ada.access, Some(renamed))
+        .await;
+    assert_eq!(renamed.status(), 200);
+    assert_eq!(completed_at(&server, &id).await, first, "kept while done");
+    let reopen = json!({ "status": "todo", "version": version + 1 });
+    let reopened = server
+        .call(Method::PATCH, &path, &ada.access, Some(reopen))
+        .await;
+    assert_eq!(reopened.status(), 200);
+    assert_eq!(
+        completed_at(&server, &id).await,
+        None,
+        "cleared on reopening"
+    );
+
+    let born_done = json!({ "title": "Already", "status": "done" });
+    let created = server.post("/tasks", token, born_done).await;
+    let id = json_of(created).await["id"].as_str().unwrap().to_owned();
+    assert!(completed_at(&server, &id).await.is_some(), "inserted done");
+    assert!(
+        service_file("migrations/0111_task_completed_at.down.sql").contains("DROP"),
+        "migrations/0111_task_completed_at.down.sql reverts it"
+    );
+}
