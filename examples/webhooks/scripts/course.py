@@ -520,7 +520,7 @@ class Course:
         the course made about it, whatever the exercises changed."""
         failures = []
         for day in COURSE["days"]:
-            if day["variants"] and self.variant not in day["variants"]:
+            if not self.has(day):
                 continue
             try:
                 self.sh(f"day-{day['day']:02d}", ["bash", "-ec", day["check"]])
@@ -533,10 +533,15 @@ class Course:
 
     # --- exercises and progress ------------------------------------------------------------
 
+    def has(self, day):
+        """Whether this variant has the part day `day` is about (days 30 and 38 are not in
+        every variant)."""
+        return not day["variants"] or self.variant in day["variants"]
+
     def exercise(self, day):
         """Runs day `day`'s exercise check (`## Exercise check` of its chapter): None when it
         passes, else the reason; "n/a" when the day is about a part this variant lacks."""
-        if day["variants"] and self.variant not in day["variants"]:
+        if not self.has(day):
             return "n/a"
         if day["exercise"] is None:
             # Honest over generous: a day whose exercise nothing can verify yet is not counted.
@@ -766,8 +771,7 @@ def progress(course, write):
 def every_exercise(course):
     """Every exercise check on its own, not stopping at the first TODO: what is done, in any
     order. The summary's last line is "N/M exercise checks pass"."""
-    checked = [day for day in COURSE["days"] if day["exercise"] is not None
-               and not (day["variants"] and course.variant not in day["variants"])]
+    checked = [day for day in COURSE["days"] if day["exercise"] is not None and course.has(day)]
     passed = 0
     for day in checked:
         reason = course.exercise(day)
