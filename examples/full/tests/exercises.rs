@@ -502,3 +502,405 @@ async fn day_11_the_database_records_when_a_task_was_completed() {
         "migrations/0111_task_completed_at.down.sql reverts it"
     );
 }
+
+// --- Day 12: CRUD tasks, N+1 review --------------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_12_admins_see_each_accounts_task_count() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let admin = server.admin("admin@example.com").await;
+    let ada = server.signed_in("ada@example.com").await;
+    let eve = server.signed_in("eve@example.com").await;
+    for (session, count) in [(&ada, 3), (&eve, 1)] {
+        for n in 0..count {
+            let task = json!({ "title": format!("task {n}") });
+            let created = server.post("/tasks", Some(&session.access), task).await;
+            assert_eq!(created.status(), 201);
+        }
+    }
+
+    let page = server
+        .call(
+            Method::GET,
+            "/users/task-counts?limit=20",
+            &admin.access,
+            None,
+        )
+        .await;
+    assert_eq!(page.status(), 200, "GET /users/task-counts as an admin");
+    let page = json_of(page).await;
+    assert_eq!(
+        (page["limit"].as_i64(), page["offset"].as_i64()),
+        (Some(20), Some(0))
+    );
+    let counts: Vec<(String, i64)> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| {
+            assert!(item["id"].is_string(), "{item}");
+            let email = item["email"].as_str().unwrap_or_default().to_owned();
+            (email, item["task_count"].as_i64().unwrap_or(-1))
+        })
+        .collect();
+    let expected = [
+        ("admin@example.com".to_owned(), 0),
+        ("ada@example.com".to_owned(), 3),
+        ("eve@example.com".to_owned(), 1),
+    ];
+    assert_eq!(counts, expected, "creation order, zeros included");
+    let second = server
+        .call(
+            Method::GET,
+            "/users/task-counts?limit=1&offset=1",
+            &admin.access,
+            None,
+        )
+        .await;
+    let second = json_of(second).await;
+    assert_eq!(second["items"][0]["email"], "ada@example.com");
+    assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
+    let too_many = server
+        .call(
+            Method::GET,
+            "/users/task-counts?limit=100000",
+            &admin.access,
+            None,
+        )
+        .await;
+    assert_problem(too_many, 422).await;
+    let forbidden = server
+        .call(Method::GET, "/users/task-counts", &ada.access, None)
+        .await;
+    assert_problem(forbidden, 403).await;
+    assert_problem(server.get("/users/task-counts").await, 401).await;
+    assert!(
+        service_file("openapi.json").contains("\"/users/task-counts\""),
+        "openapi.json documents GET /users/task-counts (`just openapi`)"
+    );
+}
+
+// --- Day 13: Models, From/Into/TryFrom -----------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_13_tasks_have_a_priority_in_every_model() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let token = Some(ada.access.as_str());
+
+    let plain = json_of(
+        server
+            .post("/tasks", token, json!({ "title": "Plain" }))
+            .await,
+    )
+    .await;
+    assert_eq!(plain["priority"], "normal", "absent means normal: {plain}");
+    let high = json!({ "title": "Urgent", "priority": "high" });
+    let created = server.post("/tasks", token, high).await;
+    assert_eq!(created.status(), 201);
+    let created = json_of(created).await;
+    assert_eq!(created["priority"], "high", "{created}");
+    let path = format!("/tasks/{}", created["id"].as_str().unwrap());
+    let read = json_of(server.call(Method::GET, &path, &ada.access, None).await).await;
+    assert_eq!(read["priority"], "high", "GET {path}: {read}");
+
+    let patch = json!({ "priority": "low", "version": read["version"] });
+    let patched = server
+        .call(Method::PATCH, &path, &ada.access, Some(patch))
+        .await;
+    assert_eq!(patched.status(), 200, "PATCH {path} with a priority");
+    let patched = json_of(patched).await;
+    assert_eq!(patched["priority"], "low", "{patched}");
+    let rename = json!({ "title": "Renamed", "version": patched["version"] });
+    let renamed = server
+        .call(Method::PATCH, &path, &ada.access, Some(rename))
+        .await;
+    assert_eq!(json_of(renamed).await["priority"], "low", "PATCH keeps it");
+    let stored: String = sqlx::query_scalar("SELECT priority FROM tasks WHERE id = $1")
+        .bind(
+            created["id"]
+                .as_str()
+                .unwrap()
+                .parse::<uuid::Uuid>()
+                .unwrap(),
+        )
+        .fetch_one(server.db())
+        .await
+        .expect("tasks.priority exists (migration 0113)");
+    assert_eq!(stored, "low");
+    let listed = server.call(Method::GET, "/tasks", &ada.access, None).await;
+    let listed = json_of(listed).await;
+    assert!(
+        listed["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|task| task["priority"].is_string()),
+        "every task in the list has a priority: {listed}"
+    );
+
+    for body in [
+        json!({ "title": "Bad", "priority": "urgent" }),
+        json!({ "title": "Bad", "priority": "HIGH" }),
+    ] {
+        let response = server.post("/tasks", token, body.clone()).await;
+        let status = response.status();
+        let problem = json_of(response).await;
+        assert_eq!(status, 422, "POST /tasks {body}: {problem}");
+        let names_priority = problem["errors"]
+            .as_array()
+            .is_some_and(|errors| errors.iter().any(|e| e["field"] == "priority"));
+        assert!(
+            names_priority,
+            "{body}: the errors name `priority`: {problem}"
+        );
+    }
+    let refused = sqlx::query("UPDATE tasks SET priority = 'urgent' WHERE id = $1")
+        .bind(
+            created["id"]
+                .as_str()
+                .unwrap()
+                .parse::<uuid::Uuid>()
+                .unwrap(),
+        )
+        .execute(server.db())
+        .await;
+    assert!(
+        refused.is_err_and(|err| err.to_string().contains("tasks_priority_check")),
+        "the database refuses an unknown priority (constraint tasks_priority_check)"
+    );
+    let openapi = service_file("openapi.json");
+    assert!(
+        openapi.contains("\"priority\"") && openapi.contains("\"high\""),
+        "openapi.json documents the priority and its values (`just openapi`)"
+    );
+}
+
+// --- Day 14: Transactions, isolation, idempotency ------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_14_bulk_done_is_all_or_nothing_and_harmless_to_repeat() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let eve = server.signed_in("eve@example.com").await;
+    let mut ids = Vec::new();
+    for (session, title) in [(&ada, "one"), (&ada, "two"), (&eve, "not yours")] {
+        let created = server
+            .post("/tasks", Some(&session.access), json!({ "title": title }))
+            .await;
+        ids.push(json_of(created).await["id"].as_str().unwrap().to_owned());
+    }
+    // Read them once first: a service that caches tasks now holds the old state.
+    for id in &ids[..2] {
+        let path = format!("/tasks/{id}");
+        let read = server.call(Method::GET, &path, &ada.access, None).await;
+        assert_eq!(read.status(), 200);
+    }
+
+    let foreign = json!({ "ids": [&ids[0], &ids[1], &ids[2]] });
+    let refused = server
+        .call(Method::POST, "/tasks/bulk-done", &ada.access, Some(foreign))
+        .await;
+    assert_problem(refused, 404).await;
+    for id in &ids[..2] {
+        let path = format!("/tasks/{id}");
+        let task = json_of(server.call(Method::GET, &path, &ada.access, None).await).await;
+        assert_eq!(
+            (task["status"].as_str(), task["version"].as_i64()),
+            (Some("todo"), Some(1)),
+            "after the 404 nothing changed: {task}"
+        );
+    }
+
+    let mine = json!({ "ids": [&ids[1], &ids[0]] });
+    let done = server
+        .call(
+            Method::POST,
+            "/tasks/bulk-done",
+            &ada.access,
+            Some(mine.clone()),
+        )
+        .await;
+    assert_eq!(
+        done.status(),
+        200,
+        "POST /tasks/bulk-done with your own tasks"
+    );
+    let done = json_of(done).await;
+    let items = done["items"].as_array().expect("items");
+    let seen: Vec<_> = items
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str(),
+                t["status"].as_str(),
+                t["version"].as_i64(),
+            )
+        })
+        .collect();
+    let expected = vec![
+        (Some(ids[1].as_str()), Some("done"), Some(2)),
+        (Some(ids[0].as_str()), Some("done"), Some(2)),
+    ];
+    assert_eq!(
+        seen, expected,
+        "in the order of the ids, done, one version on"
+    );
+    let again = server
+        .call(Method::POST, "/tasks/bulk-done", &ada.access, Some(mine))
+        .await;
+    assert_eq!(again.status(), 200, "repeating it is harmless");
+    let again = json_of(again).await;
+    assert_eq!(
+        again["items"][0]["version"], 2,
+        "a done task does not move: {again}"
+    );
+    let path = format!("/tasks/{}", ids[0]);
+    let read = json_of(server.call(Method::GET, &path, &ada.access, None).await).await;
+    assert_eq!(
+        read["status"], "done",
+        "a read after the change sees it: {read}"
+    );
+
+    for body in [
+        json!({ "ids": [] }),
+        json!({ "ids": [&ids[0], &ids[0]] }),
+        json!({ "ids": ["not-a-uuid"] }),
+    ] {
+        let response = server
+            .call(Method::POST, "/tasks/bulk-done", &ada.access, Some(body))
+            .await;
+        assert_problem(response, 422).await;
+    }
+    let stranger = server
+        .post("/tasks/bulk-done", None, json!({ "ids": [&ids[0]] }))
+        .await;
+    assert_problem(stranger, 401).await;
+}
+
+// --- Day 15: Axum + SQLx integration: pool & timeouts --------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_15_the_pools_connection_lifetimes_are_configurable() {
+    use std::time::Duration;
+    let env = TestEnv::new().await;
+    let lifetimes = [
+        ("DATABASE_IDLE_TIMEOUT_MS", "30000"),
+        ("DATABASE_MAX_LIFETIME_MS", "90000"),
+    ];
+    let server = TestServer::start(&env.config(&lifetimes)).await;
+    let options = server.db().options();
+    assert_eq!(
+        (options.get_idle_timeout(), options.get_max_lifetime()),
+        (Some(Duration::from_secs(30)), Some(Duration::from_secs(90))),
+        "the pool's idle timeout and max lifetime, from the two variables"
+    );
+    server.shutdown().await.unwrap();
+
+    for variable in ["DATABASE_IDLE_TIMEOUT_MS", "DATABASE_MAX_LIFETIME_MS"] {
+        for value in ["0", "soon"] {
+            // Servers that are not there: a render that ignores the variable fails to
+            // connect instead of serving for good.
+            let mut vars = unreachable_settings();
+            vars.push((variable, value));
+            let refused = run_binary(&["serve"], &vars);
+            let stderr = stderr_of(&refused);
+            assert!(
+                !refused.status.success() && stderr.contains(variable),
+                "{variable}={value} is refused at start-up, naming it:\n{stderr}"
+            );
+        }
+    }
+    let example = service_file(".env.example");
+    for variable in ["DATABASE_IDLE_TIMEOUT_MS", "DATABASE_MAX_LIFETIME_MS"] {
+        assert!(
+            example.contains(variable),
+            ".env.example documents {variable}"
+        );
+    }
+}
+
+// --- Day 16: Business logic, service tests -------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_16_a_done_task_can_be_reopened() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let admin = server.admin("admin@example.com").await;
+    let ada = server.signed_in("ada@example.com").await;
+    let eve = server.signed_in("eve@example.com").await;
+    let token = Some(ada.access.as_str());
+    let created = json_of(
+        server
+            .post("/tasks", token, json!({ "title": "Again" }))
+            .await,
+    )
+    .await;
+    let path = format!("/tasks/{}", created["id"].as_str().unwrap());
+    let reopen = format!("{path}/reopen");
+    let done = server
+        .call(Method::POST, &format!("{path}/done"), &ada.access, None)
+        .await;
+    let done = json_of(done).await;
+    assert_eq!(done["status"], "done");
+
+    let reopened = server.call(Method::POST, &reopen, &ada.access, None).await;
+    assert_eq!(reopened.status(), 200, "POST {reopen} of a done task");
+    let reopened = json_of(reopened).await;
+    assert_eq!(reopened["status"], "todo", "{reopened}");
+    assert_eq!(
+        reopened["version"].as_i64(),
+        done["version"].as_i64().map(|v| v + 1),
+        "one version on"
+    );
+    let again = server.call(Method::POST, &reopen, &ada.access, None).await;
+    assert_eq!(again.status(), 200, "reopening a todo task is harmless");
+    let again = json_of(again).await;
+    assert_eq!(
+        (again["status"].as_str(), &again["version"]),
+        (Some("todo"), &reopened["version"]),
+        "unchanged: {again}"
+    );
+
+    let started = json!({ "title": "Busy", "status": "in_progress" });
+    let started = json_of(server.post("/tasks", token, started).await).await;
+    let busy = format!("/tasks/{}/reopen", started["id"].as_str().unwrap());
+    let conflict = server.call(Method::POST, &busy, &ada.access, None).await;
+    assert_problem(conflict, 409).await;
+
+    let stranger = server.call(Method::POST, &reopen, &eve.access, None).await;
+    assert_problem(stranger, 404).await;
+    let ghost = format!("/tasks/{}/reopen", uuid::Uuid::now_v7());
+    assert_problem(
+        server.call(Method::POST, &ghost, &ada.access, None).await,
+        404,
+    )
+    .await;
+    assert_problem(
+        server
+            .call(Method::POST, "/tasks/x/reopen", &ada.access, None)
+            .await,
+        400,
+    )
+    .await;
+    server
+        .call(Method::POST, &format!("{path}/done"), &ada.access, None)
+        .await;
+    let by_admin = server
+        .call(Method::POST, &reopen, &admin.access, None)
+        .await;
+    assert_eq!(by_admin.status(), 200, "an admin may reopen anyone's task");
+    assert_eq!(json_of(by_admin).await["status"], "todo");
+    assert!(
+        service_file("openapi.json").contains("\"/tasks/{id}/reopen\""),
+        "openapi.json documents POST /tasks//reopen (`just openapi`)"
+    );
+}
