@@ -724,6 +724,11 @@ check_solutions() {
       echo "after solutions 1-3: $(grep '^Live Progress' <<<"$out")"
     fi
   done
+  # Day 20's exercise ends with a recorded run that measured its new scenario: the learner's
+  # step, not a patch (a run is measured, never shipped).
+  say "just bench --smoke --record with the reference solutions (day 20's recorded run)"
+  (cd "$dir" && just bench --smoke --record --label "reference solutions") >"$WORK/bench-solutions.log" 2>&1 ||
+    { tail -30 "$WORK/bench-solutions.log"; die "just bench --smoke --record fails with the reference solutions"; }
   out=$(cd "$dir" && just exercise) || die "just exercise fails to run with the solutions"
   count=$(tail -1 <<<"$out") total=${count#*/} total=${total%% *}
   [ "$count" = "$total/$total exercise checks pass" ] ||

@@ -904,3 +904,224 @@ async fn day_16_a_done_task_can_be_reopened() {
         "openapi.json documents POST /tasks//reopen (`just openapi`)"
     );
 }
+
+// --- Day 17: Relations & pagination --------------------------------------------------------
+
+/// The titles of a page of `GET /tasks?{query}`, and its `next_cursor`.
+async fn page_of(server: &TestServer, token: &str, query: &str) -> (Vec<String>, Option<String>) {
+    let response = server
+        .call(Method::GET, &format!("/tasks?{query}"), token, None)
+        .await;
+    assert_eq!(response.status(), 200, "GET /tasks?{query}");
+    let page = json_of(response).await;
+    let titles = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|task| task["title"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    (titles, page["next_cursor"].as_str().map(str::to_owned))
+}
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_17_tasks_sort_by_their_last_change() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let mut ids = Vec::new();
+    for title in ["a", "b", "c"] {
+        let created = server
+            .post("/tasks", Some(&ada.access), json!({ "title": title }))
+            .await;
+        ids.push(json_of(created).await["id"].as_str().unwrap().to_owned());
+    }
+    let change = json!({ "description": "changed", "version": 1 });
+    let path = format!("/tasks/{}", ids[0]);
+    let patched = server
+        .call(Method::PATCH, &path, &ada.access, Some(change))
+        .await;
+    assert_eq!(patched.status(), 200);
+
+    let (first, cursor) = page_of(&server, &ada.access, "sort=updated_at&limit=2").await;
+    assert_eq!(first, ["a", "c"], "most recently changed first");
+    let cursor = cursor.expect("a next_cursor after the first page");
+    // Cursors are URL-safe base64: they go into a query string as they are.
+    let next = format!("sort=updated_at&limit=2&cursor={cursor}");
+    let (second, last) = page_of(&server, &ada.access, &next).await;
+    assert_eq!((second, last), (vec!["b".to_owned()], None));
+    let (ascending, _) = page_of(
+        &server,
+        &ada.access,
+        "sort=updated_at&direction=asc&limit=10",
+    )
+    .await;
+    assert_eq!(ascending, ["b", "c", "a"]);
+    let other_sort = format!("/tasks?sort=created_at&limit=2&cursor={cursor}");
+    assert_problem(
+        server
+            .call(Method::GET, &other_sort, &ada.access, None)
+            .await,
+        400,
+    )
+    .await;
+
+    let index: Option<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'tasks_owner_updated_idx'",
+    )
+    .fetch_optional(server.db())
+    .await
+    .unwrap();
+    assert!(
+        index
+            .as_deref()
+            .is_some_and(|def| def.ends_with("(owner_id, updated_at, id)")),
+        "the index tasks_owner_updated_idx on tasks (owner_id, updated_at, id): {index:?}"
+    );
+    let openapi: Value = serde_json::from_str(&service_file("openapi.json")).unwrap_or_default();
+    let sort = openapi["paths"]["/tasks"]["get"]["parameters"]
+        .as_array()
+        .and_then(|parameters| parameters.iter().find(|p| p["name"] == "sort"))
+        .map(Value::to_string)
+        .unwrap_or_default();
+    assert!(
+        sort.contains("\"updated_at\""),
+        "openapi.json lists updated_at among the sort values (`just openapi`): {sort}"
+    );
+}
+
+// --- Day 18: Indexes: B-tree, partial, composite, covering ---------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_18_an_accounts_refresh_tokens_are_found_by_index() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let index: Option<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'refresh_tokens_user_idx'",
+    )
+    .fetch_optional(server.db())
+    .await
+    .unwrap();
+    assert!(
+        index
+            .as_deref()
+            .is_some_and(|def| def.ends_with("(user_id)")),
+        "the index refresh_tokens_user_idx on refresh_tokens (user_id), with no WHERE: {index:?}"
+    );
+    // What the cascade of an account's deletion runs, planned with sequential scans priced
+    // out: only an index without a predicate can serve it.
+    let mut tx = server.db().begin().await.unwrap();
+    let plan: Vec<String> = sqlx::raw_sql(
+        "SET LOCAL enable_seqscan = off;
+         EXPLAIN DELETE FROM refresh_tokens
+         WHERE user_id = '00000000-0000-7000-8000-000000000001'",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap()
+    .iter()
+    .filter_map(|row| sqlx::Row::try_get::<String, _>(row, 0).ok())
+    .collect();
+    tx.rollback().await.unwrap();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("refresh_tokens_user_idx"),
+        "the cascade's delete uses refresh_tokens_user_idx:\n{plan}"
+    );
+
+    let notes = service_file("docs/indexes.md");
+    let heading = notes
+        .lines()
+        .any(|line| line.starts_with('#') && line.contains("refresh_tokens_user_idx"));
+    assert!(
+        heading,
+        "docs/indexes.md has a heading naming refresh_tokens_user_idx"
+    );
+    for line in [
+        "Trigger for constraint refresh_tokens_user_id_fkey",
+        "Execution Time",
+    ] {
+        assert!(
+            notes.matches(line).count() >= 2,
+            "docs/indexes.md holds both plans, before and after, each with `{line}`"
+        );
+    }
+}
+
+// --- Day 19: Integration tests with real DB ------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_19_the_account_fixtures_load_as_described() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let fixtures = service_file("tests/fixtures/users.sql");
+    assert!(!fixtures.is_empty(), "tests/fixtures/users.sql exists");
+    let mut tx = server.db().begin().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(fixtures))
+        .execute(&mut *tx)
+        .await
+        .expect("tests/fixtures/users.sql loads on the migrated schema");
+    let members: Vec<(uuid::Uuid, String, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT id, email, display_name, created_at FROM users
+             WHERE email LIKE 'member%' ORDER BY created_at, id",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(members.len(), 30, "30 member accounts");
+    let start: chrono::DateTime<chrono::Utc> = "2030-01-01T09:00:00Z".parse().unwrap();
+    for (n, (id, email, name, created_at)) in (1_i64..).zip(&members) {
+        let expected = (
+            format!("00000000-0000-7000-8000-0000000b{n:04}"),
+            format!("member{n:02}@example.com"),
+            format!("Member {n:02}"),
+            start + chrono::Duration::minutes(n),
+        );
+        assert_eq!(
+            (id.to_string(), email.clone(), name.clone(), *created_at),
+            expected
+        );
+    }
+}
+
+// --- Day 20: Review + latency p50/p95 ------------------------------------------------------
+
+#[test]
+#[ignore = "exercise"]
+fn day_20_the_benchmark_measures_the_list_by_status() {
+    let bench = service_file("bench/bench.py");
+    assert!(
+        bench.contains("(\"list_by_status\", pager_auth")
+            && bench.contains("/tasks?limit=20&status=done"),
+        "bench/bench.py plans list_by_status: GET /tasks?limit=20&status=done as the pager"
+    );
+    assert!(
+        service_file("bench/charts.py").contains("\"list_by_status\": \"GET /tasks?status=done\""),
+        "bench/charts.py labels list_by_status"
+    );
+    let course = service_file("scripts/course.py");
+    let scenarios = course
+        .lines()
+        .find(|line| line.starts_with("LATENCY_SCENARIOS"))
+        .unwrap_or_default();
+    assert!(
+        scenarios.contains("\"list_by_status\""),
+        "scripts/course.py holds list_by_status in LATENCY_SCENARIOS: {scenarios}"
+    );
+    let history = service_file("docs/benchmarks/history.jsonl");
+    let own = history
+        .lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|run| run["origin"] != "kit")
+        .expect("a run of this service recorded in docs/benchmarks/history.jsonl");
+    let measured = &own["scenarios"]["list_by_status"];
+    assert!(
+        measured["p50_ms"].is_number() && measured["p95_ms"].is_number(),
+        "the latest recorded run measured list_by_status: {}",
+        own["label"]
+    );
+}
