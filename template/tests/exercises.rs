@@ -10,6 +10,14 @@
 //! checked by running that test by name, in the chapter's command.
 
 mod common;
+{%- if redis %}
+#[path = "exercises/redis.rs"]
+mod redis_exercises;
+{%- endif %}
+{%- if webhooks %}
+#[path = "exercises/webhooks.rs"]
+mod webhook_exercises;
+{%- endif %}
 
 use std::{
     process::{Command, Output},
@@ -23,7 +31,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use tracing_subscriber::{fmt::MakeWriter, layer::SubscriberExt};
 
-use {{crate_name}}::http::layers;
+use {{crate_name}}::{http::layers, telemetry};
 
 /// The service's binary, as cargo built it for these tests.
 fn binary() -> Command {
@@ -1125,5 +1133,996 @@ fn day_20_the_benchmark_measures_the_list_by_status() {
         measured["p50_ms"].is_number() && measured["p95_ms"].is_number(),
         "the latest recorded run measured list_by_status: {}",
         own["label"]
+    );
+}
+
+/// Whether a problem's `errors` name `field`.
+fn errors_name(problem: &Value, field: &str) -> bool {
+    problem["errors"]
+        .as_array()
+        .is_some_and(|errors| errors.iter().any(|e| e["field"] == field))
+}
+
+/// The claims of a JWT, read without checking it.
+fn claims_of(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url claims");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+// --- Day 21: Passwords: argon2 + pepper ------------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_21_common_passwords_are_refused() {
+    let list = service_file("src/domain/common_passwords.txt");
+    let entries: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect();
+    assert!(
+        entries.len() >= 20,
+        "src/domain/common_passwords.txt lists at least twenty passwords, not {}",
+        entries.len()
+    );
+    for entry in &entries {
+        let chars = entry.chars().count();
+        assert!(
+            (12..=128).contains(&chars) && *entry == entry.to_lowercase(),
+            "{entry:?}: each entry is 12 to 128 characters, in lowercase"
+        );
+    }
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let mut refused = vec![
+        "Password1234".to_owned(),
+        "123456789012".to_owned(),
+        "zzzzzzzzzzzzzzzz".to_owned(),
+        "éééééééééééé".to_owned(),
+    ];
+    refused.push(entries[entries.len() / 2].to_uppercase());
+    refused.push(entries[entries.len() - 1].to_owned());
+    for (n, password) in refused.iter().enumerate() {
+        let response = server
+            .register(&format!("common{n}@example.com"), password)
+            .await;
+        let problem = assert_problem(response, 422).await;
+        assert!(
+            errors_name(&problem, "password") && problem.to_string().contains("too common"),
+            "{password:?} is refused as too common, naming `password`: {problem}"
+        );
+    }
+    let kept = server.register("fine@example.com", common::PASSWORD).await;
+    assert_eq!(kept.status(), 201, "an uncommon password is kept");
+}
+
+// --- Day 22: JWT: access/refresh, rotation, aud/iss/exp, skew ------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_22_access_tokens_carry_not_before() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let mut claims = claims_of(&ada.access);
+    assert!(
+        claims["nbf"].is_i64() && claims["nbf"] == claims["iat"],
+        "an access token's nbf is its iat: {claims}"
+    );
+    let secret = common::TEST_DEFAULTS[0].1.as_bytes();
+    let now = chrono::Utc::now().timestamp();
+    for (ahead, status) in [(600, 401), (10, 200)] {
+        claims["nbf"] = json!(now + ahead);
+        claims["jti"] = json!(uuid::Uuid::now_v7());
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret),
+        )
+        .expect("signed");
+        let me = server.call(Method::GET, "/me", &token, None).await;
+        assert_eq!(
+            me.status(),
+            status,
+            "a token valid from {ahead} s ahead (leeway 30 s)"
+        );
+    }
+}
+
+// --- Day 23: RBAC: roles + user context ------------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_23_moderators_list_accounts_and_the_role_reverts() {
+    let down = service_file("migrations/0123_moderator_role.down.sql");
+    assert!(
+        !service_file("migrations/0123_moderator_role.up.sql").is_empty() && !down.is_empty(),
+        "migrations/0123_moderator_role.up.sql and .down.sql exist"
+    );
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let admin = server.admin("admin@example.com").await;
+    let mo = server.signed_in("mo@example.com").await;
+    let ada = server.signed_in("ada@example.com").await;
+    let id_of = async |token: &str| {
+        let me = json_of(server.call(Method::GET, "/me", token, None).await).await;
+        me["id"].as_str().expect("id").to_owned()
+    };
+    let (mo_id, ada_id) = (id_of(&mo.access).await, id_of(&ada.access).await);
+
+    let promote = json!({ "role": "moderator" });
+    let promoted = server
+        .call(
+            Method::PATCH,
+            &format!("/users/{mo_id}"),
+            &admin.access,
+            Some(promote),
+        )
+        .await;
+    assert_eq!(promoted.status(), 200, "an admin makes a moderator");
+    assert_eq!(json_of(promoted).await["role"], "moderator");
+    let listed = server.call(Method::GET, "/users", &mo.access, None).await;
+    assert_eq!(listed.status(), 200, "a moderator lists the accounts");
+    let ada_path = format!("/users/{ada_id}");
+    let patch = json!({ "disabled": true });
+    let changed = server
+        .call(Method::PATCH, &ada_path, &mo.access, Some(patch))
+        .await;
+    assert_problem(changed, 403).await;
+    let deleted = server
+        .call(Method::DELETE, &ada_path, &mo.access, None)
+        .await;
+    assert_problem(deleted, 403).await;
+    let plain = server.call(Method::GET, "/users", &ada.access, None).await;
+    assert_problem(plain, 403).await;
+    assert!(
+        service_file("openapi.json").contains("\"moderator\""),
+        "openapi.json lists the role (`just openapi`)"
+    );
+
+    let mut tx = server.db().begin().await.expect("a transaction");
+    let refused = sqlx::query("UPDATE users SET role = 'owner' WHERE id = $1")
+        .bind(ada_id.parse::<uuid::Uuid>().unwrap())
+        .execute(&mut *tx)
+        .await;
+    assert!(
+        refused.is_err_and(|err| err.to_string().contains("users_role_check")),
+        "users_role_check still refuses an unknown role"
+    );
+    tx.rollback().await.expect("rolled back");
+    let mut tx = server.db().begin().await.expect("a transaction");
+    // The service's own migration file, read from its directory: no outside input.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(down))
+        .execute(&mut *tx)
+        .await
+        .expect("the down script runs");
+    let role: String = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+        .bind(mo_id.parse::<uuid::Uuid>().unwrap())
+        .fetch_one(&mut *tx)
+        .await
+        .expect("the moderator's row");
+    assert_eq!(role, "user", "the down script makes moderators users again");
+    tx.rollback().await.expect("rolled back");
+}
+
+// --- Day 24: Input validation, XSS/SQLi defense ------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_24_bidirectional_controls_are_refused() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let body = json!({
+        "email": "mallory@example.com",
+        "display_name": "invoice\u{202E}fdp.exe",
+        "password": common::PASSWORD,
+    });
+    let registered = server.post("/auth/register", None, body).await;
+    let problem = assert_problem(registered, 422).await;
+    assert!(errors_name(&problem, "display_name"), "{problem}");
+    let ada = server.signed_in("ada@example.com").await;
+    let token = Some(ada.access.as_str());
+    for control in ['\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}'] {
+        let title = format!("a{control}b");
+        let created = server
+            .post("/tasks", token, json!({ "title": title }))
+            .await;
+        let problem = assert_problem(created, 422).await;
+        assert!(
+            errors_name(&problem, "title") && problem.to_string().contains("bidirectional"),
+            "U+{:04X} in a title: {problem}",
+            u32::from(control)
+        );
+    }
+    let joined = "👩\u{200D}💻 نامه\u{200C}ها";
+    let created = server
+        .post("/tasks", token, json!({ "title": joined }))
+        .await;
+    assert_eq!(created.status(), 201, "joiners are kept");
+    assert_eq!(json_of(created).await["title"], joined);
+}
+
+// --- Day 25: Rate limiting (IP + account), backoff -------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_25_the_api_limit_tells_clients_their_budget() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[
+        ("RATE_LIMIT_PER_SECOND", "1"),
+        ("RATE_LIMIT_BURST", "3"),
+        ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+    ]);
+    let server = TestServer::start(&config).await;
+    let header = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    for remaining in ["2", "1", "0"] {
+        let response = server
+            .client
+            .get(server.url("/openapi.json"))
+            .header("origin", "https://app.example.com")
+            .send()
+            .await
+            .expect("request completes");
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "x-ratelimit-limit").as_deref(), Some("3"));
+        assert_eq!(
+            header(&response, "x-ratelimit-remaining").as_deref(),
+            Some(remaining)
+        );
+        let exposed = header(&response, "access-control-expose-headers")
+            .unwrap_or_default()
+            .to_lowercase();
+        assert!(
+            exposed.contains("x-ratelimit-limit") && exposed.contains("x-ratelimit-remaining"),
+            "CORS exposes the budget to browser apps: {exposed:?}"
+        );
+    }
+    let refused = server.get("/openapi.json").await;
+    assert_eq!(refused.status(), 429);
+    let after = header(&refused, "x-ratelimit-after").expect("x-ratelimit-after on a 429");
+    assert!(after.parse::<u64>().is_ok(), "whole seconds: {after:?}");
+    assert!(header(&refused, "retry-after").is_some());
+    assert_problem(refused, 429).await;
+    let probe = server.get("/healthz").await;
+    assert_eq!(probe.status(), 200);
+    assert!(
+        header(&probe, "x-ratelimit-limit").is_none(),
+        "the probes are outside the limit, so they carry no budget"
+    );
+}
+
+// --- Day 26: CORS/CSRF, cookies/sessions -----------------------------------------------------
+
+/// The `Set-Cookie` header of `response` for the cookie `name`.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// The value of a `Set-Cookie` line (`name=value; ...`).
+fn cookie_value(line: &str) -> String {
+    let pair = line.split(';').next().unwrap_or_default();
+    pair.split_once('=')
+        .map_or("", |(_, value)| value)
+        .to_owned()
+}
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_26_browser_sessions_keep_the_refresh_token_in_a_cookie() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]);
+    let server = TestServer::start(&config).await;
+    server.signed_in("ada@example.com").await;
+    let plain = server.login("ada@example.com", common::PASSWORD).await;
+    assert!(
+        plain.headers().get("set-cookie").is_none(),
+        "without the header, login sets no cookie"
+    );
+    assert!(json_of(plain).await["refresh_token"].is_string());
+
+    let credentials = json!({ "email": "ada@example.com", "password": common::PASSWORD });
+    let login = server
+        .client
+        .post(server.url("/auth/login"))
+        .header("x-session-mode", "cookie")
+        .json(&credentials)
+        .send()
+        .await
+        .expect("request completes");
+    assert_eq!(login.status(), 200, "cookie-mode login");
+    let refresh = set_cookie(&login, "__Host-refresh").expect("a __Host-refresh cookie");
+    let csrf = set_cookie(&login, "__Host-csrf").expect("a __Host-csrf cookie");
+    for attribute in [
+        "Path=/",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Max-Age=",
+    ] {
+        assert!(refresh.contains(attribute), "{refresh}: {attribute}");
+    }
+    for attribute in ["Path=/", "Secure", "SameSite=Strict", "Max-Age="] {
+        assert!(csrf.contains(attribute), "{csrf}: {attribute}");
+    }
+    assert!(!csrf.contains("HttpOnly"), "the app's script reads {csrf}");
+    assert!(
+        json_of(login).await["refresh_token"].is_null(),
+        "no refresh token in a cookie-mode body"
+    );
+    let (refresh, csrf) = (cookie_value(&refresh), cookie_value(&csrf));
+    assert!(csrf.len() >= 43, "32 random bytes, base64url: {csrf}");
+
+    let cookies = format!("__Host-refresh={refresh}; __Host-csrf={csrf}");
+    let send = async |csrf_header: Option<&str>| {
+        let mut request = server
+            .client
+            .post(server.url("/auth/refresh"))
+            .header("cookie", &cookies)
+            .json(&json!({}));
+        if let Some(value) = csrf_header {
+            request = request.header("x-csrf-token", value);
+        }
+        request.send().await.expect("request completes")
+    };
+    for wrong in [None, Some("forged"), Some(&refresh[..])] {
+        let problem = assert_problem(send(wrong).await, 403).await;
+        assert_eq!(problem["code"], "forbidden", "X-CSRF-Token {wrong:?}");
+    }
+    let rotated = send(Some(&csrf)).await;
+    assert_eq!(
+        rotated.status(),
+        200,
+        "refresh from the cookie with its CSRF token"
+    );
+    let next = set_cookie(&rotated, "__Host-refresh").expect("a new refresh cookie");
+    assert_ne!(cookie_value(&next), refresh, "the refresh token rotated");
+    let next_csrf = set_cookie(&rotated, "__Host-csrf").expect("a new CSRF cookie");
+    assert_ne!(cookie_value(&next_csrf), csrf, "a new CSRF token");
+    let body = json_of(rotated).await;
+    assert!(
+        body["access_token"].is_string() && body["refresh_token"].is_null(),
+        "{body}"
+    );
+    let nothing = server.post("/auth/refresh", None, json!({})).await;
+    assert_problem(nothing, 401).await;
+
+    let preflight = server
+        .client
+        .request(Method::OPTIONS, server.url("/auth/refresh"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "x-csrf-token,content-type",
+        )
+        .send()
+        .await
+        .expect("request completes");
+    let allowed = |name: &str| {
+        preflight
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_lowercase()
+    };
+    assert!(allowed("access-control-allow-headers").contains("x-csrf-token"));
+    assert_eq!(allowed("access-control-allow-credentials"), "true");
+}
+
+// --- Day 27: Security logging & alerts -------------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_27_admins_read_an_accounts_security_events() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let admin = server.admin("admin@example.com").await;
+    let ada = server.signed_in("ada@example.com").await;
+    let me = json_of(server.call(Method::GET, "/me", &ada.access, None).await).await;
+    let path = format!("/users/{}/events", me["id"].as_str().unwrap());
+    for _ in 0..55 {
+        let failed = server.login("ada@example.com", "not the password").await;
+        assert_eq!(failed.status(), 401);
+    }
+    let read = server.call(Method::GET, &path, &admin.access, None).await;
+    assert_eq!(read.status(), 200, "GET {path} as an admin");
+    let items = json_of(read).await["items"]
+        .as_array()
+        .expect("items")
+        .clone();
+    assert_eq!(items.len(), 50, "the 50 most recent events");
+    for item in &items {
+        for field in [
+            "kind",
+            "email",
+            "client_ip",
+            "request_id",
+            "detail",
+            "created_at",
+        ] {
+            assert!(item.get(field).is_some(), "{field} in {item}");
+        }
+    }
+    assert_eq!(items[0]["kind"], "login_failed");
+    let times: Vec<&str> = items
+        .iter()
+        .map(|item| item["created_at"].as_str().unwrap())
+        .collect();
+    let parsed: Vec<chrono::DateTime<chrono::Utc>> =
+        times.iter().map(|t| t.parse().expect("RFC 3339")).collect();
+    assert!(
+        parsed.windows(2).all(|pair| pair[0] >= pair[1]),
+        "newest first"
+    );
+
+    let ghost = format!("/users/{}/events", uuid::Uuid::now_v7());
+    let empty = json_of(server.call(Method::GET, &ghost, &admin.access, None).await).await;
+    assert_eq!(empty["items"], json!([]), "no events, an empty list");
+    let garbage = server
+        .call(Method::GET, "/users/x/events", &admin.access, None)
+        .await;
+    assert_problem(garbage, 400).await;
+    let own = server.call(Method::GET, &path, &ada.access, None).await;
+    assert_problem(own, 403).await;
+    assert_problem(server.get(&path).await, 401).await;
+}
+
+// --- Day 28: Security checklist (12 pts) + tests ---------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_28_every_response_forbids_framing_referrers_and_caching() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let expected = [
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        ("cache-control", "no-store"),
+    ];
+    let credentials = json!({ "email": "ada@example.com", "password": common::PASSWORD });
+    let responses = [
+        ("GET /healthz", server.get("/healthz").await),
+        (
+            "GET /me",
+            server.call(Method::GET, "/me", &ada.access, None).await,
+        ),
+        ("GET /me without a token", server.get("/me").await),
+        ("GET /nowhere", server.get("/nowhere").await),
+        (
+            "POST /auth/login",
+            server.post("/auth/login", None, credentials).await,
+        ),
+    ];
+    for (what, response) in &responses {
+        for (name, value) in expected {
+            let got = response.headers().get(name).and_then(|v| v.to_str().ok());
+            assert_eq!(got, Some(value), "{what}: {name}");
+        }
+    }
+    let docs = server.get("/docs").await;
+    let policy = docs.headers().get("content-security-policy").cloned();
+    assert!(
+        policy.is_some_and(|p| p.to_str().unwrap_or_default().contains("script-src")),
+        "/docs keeps its own policy"
+    );
+    let bundle = server.get("/docs/redoc.standalone.js").await;
+    assert_eq!(
+        bundle
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("public, max-age=86400"),
+        "the Redoc bundle keeps its cache"
+    );
+    let course: Value =
+        serde_json::from_str(&service_file("docs/course.json")).expect("docs/course.json");
+    let point = course["security"]
+        .as_array()
+        .and_then(|points| points.iter().find(|p| p["point"] == 14))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        point["tests"],
+        json!(["security::security_headers_are_on_every_response"]),
+        "docs/course.json holds point 14 with its test: {point}"
+    );
+}
+
+// --- Day 29: Timeouts, cancellation, backpressure --------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_29_a_timed_out_request_says_when_to_retry() {
+    use std::time::Duration;
+    let slow = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "too late"
+        }),
+    );
+    let config = common::http_config(&[("HTTP_REQUEST_TIMEOUT_MS", "100")]);
+    let response = layers::apply(slow, &config)
+        .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        header("retry-after"),
+        "1",
+        "the timeout's 503 says when to retry"
+    );
+    assert_eq!(header("content-type"), "application/problem+json");
+}
+
+// --- Day 31: Dockerfile (multi-stage), docker-compose ----------------------------------------
+
+/// The lines of the block under `key:` at `indent` spaces in a YAML file (up to the next
+/// line indented as much or less; comments do not count), or none when there is no such key.
+fn yaml_block<'a>(text: &'a str, key: &str, indent: usize) -> Vec<&'a str> {
+    let head = format!("{}{key}:", " ".repeat(indent));
+    let mut lines = text.lines().skip_while(|line| line.trim_end() != head);
+    if lines.next().is_none() {
+        return Vec::new();
+    }
+    lines
+        .take_while(|line| {
+            let text = line.trim_start();
+            text.is_empty() || text.starts_with('#') || line.len() - text.len() > indent
+        })
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .collect()
+}
+
+#[test]
+#[ignore = "exercise"]
+fn day_31_compose_runs_the_release_step_before_the_app() {
+    let compose = service_file("compose.yaml");
+    let services = yaml_block(&compose, "services", 0).join("\n");
+    let migrate = yaml_block(&services, "migrate", 2).join("\n");
+    for setting in [
+        "profiles: [\"app\"]",
+        "build: .",
+        "command: [\"migrate\"]",
+        "DATABASE_URL",
+        "condition: service_healthy",
+    ] {
+        assert!(
+            migrate.contains(setting),
+            "compose.yaml's `migrate` service has {setting}:\n{migrate}"
+        );
+    }
+    let postgres = yaml_block(&migrate, "postgres", 6).join("\n");
+    assert!(
+        postgres.contains("service_healthy"),
+        "migrate waits for a healthy postgres"
+    );
+    let app = yaml_block(&services, "app", 2).join("\n");
+    let after = yaml_block(&app, "migrate", 6).join("\n");
+    assert!(
+        after.contains("condition: service_completed_successfully"),
+        "the app starts once `migrate` has exited 0:\n{app}"
+    );
+    assert!(
+        app.contains("DATABASE_MIGRATE: \"false\""),
+        "the app never migrates by itself:\n{app}"
+    );
+}
+
+// --- Day 32: Makefile / justfile --------------------------------------------------------------
+
+#[test]
+#[ignore = "exercise"]
+fn day_32_check_config_reports_without_connecting() {
+    let settings = unreachable_settings();
+    let checked = run_binary(&["check-config"], &settings);
+    let stdout = String::from_utf8_lossy(&checked.stdout).into_owned();
+    assert!(
+        checked.status.success() && stdout.contains("configuration ok"),
+        "check-config with good settings and no servers: exit {:?}\n{stdout}{}",
+        checked.status.code(),
+        stderr_of(&checked)
+    );
+    let mut bad = settings.clone();
+    bad.push(("DATABASE_MAX_CONNECTIONS", "many"));
+    let refused = run_binary(&["check-config"], &bad);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr_of(&refused));
+    assert!(stderr_of(&refused).contains("DATABASE_MAX_CONNECTIONS"));
+    let justfile = service_file("justfile");
+    let recipe = justfile
+        .split("\n\n")
+        .find(|block| block.lines().any(|line| line.starts_with("check-config:")))
+        .unwrap_or_default();
+    assert!(
+        recipe.contains("# Check .env and the environment without starting the service")
+            && recipe.contains("cargo run --quiet -- check-config")
+            && recipe.contains(".env.example"),
+        "the justfile's check-config recipe, documented, creating .env first:\n{recipe}"
+    );
+}
+
+// --- Day 33: GitHub Actions CI -----------------------------------------------------------------
+
+#[test]
+#[ignore = "exercise"]
+fn day_33_ci_builds_the_image_with_its_layers_cached() {
+    let workflow = service_file(".github/workflows/ci.yml");
+    let jobs = yaml_block(&workflow, "jobs", 0).join("\n");
+    let image = yaml_block(&jobs, "image", 2).join("\n");
+    for setting in [
+        "actions/checkout@",
+        "docker/setup-buildx-action@v3",
+        "docker/build-push-action@v6",
+        "push: false",
+        "cache-from: type=gha",
+        "cache-to: type=gha,mode=max",
+    ] {
+        assert!(
+            image.contains(setting),
+            "the `image` job of .github/workflows/ci.yml has {setting}:\n{image}"
+        );
+    }
+    assert!(
+        !image.contains("services:"),
+        "building the image needs no database"
+    );
+}
+
+// --- Day 34: Deploy target (Fly.io/Render/DO/...) ----------------------------------------------
+
+/// Runs `scripts/deploy.sh check` on a copy of the service's manifests, with `line` appended
+/// to `file`, and returns its exit code and output.
+fn deploy_check_with(file: &str, line: &str) -> (Option<i32>, String) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let copy = std::env::temp_dir().join(format!("day-34-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&copy).unwrap();
+    let status = Command::new("cp")
+        .args(["-r", "deploy", "scripts", "Cargo.toml"])
+        .arg(&copy)
+        .current_dir(root)
+        .status();
+    assert!(status.is_ok_and(|s| s.success()), "copying the manifests");
+    if !line.is_empty() {
+        let path = copy.join(file);
+        let mut text = std::fs::read_to_string(&path).expect("the manifest");
+        text.push_str(line);
+        std::fs::write(&path, text).unwrap();
+    }
+    let output = Command::new("bash")
+        .args(["scripts/deploy.sh", "check"])
+        .current_dir(&copy)
+        .output()
+        .expect("bash runs");
+    let _ = std::fs::remove_dir_all(&copy);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &stderr_of(&output);
+    (output.status.code(), text)
+}
+
+#[test]
+#[ignore = "exercise"]
+fn day_34_deploy_check_refuses_a_secret_in_a_manifest() {
+    let (code, text) = deploy_check_with("", "");
+    assert_eq!(code, Some(0), "the manifests as they are pass:\n{text}");
+    for (file, line, name) in [
+        (
+            "deploy/k8s/configmap.yaml",
+            "  JWT_SECRET: \"leaked\"\n",
+            "JWT_SECRET",
+        ),
+        (
+            "deploy/fly.toml",
+            "DATABASE_URL = \"postgres://x\"\n",
+            "DATABASE_URL",
+        ),
+        (
+            "deploy/k8s/configmap.yaml",
+            "  PASSWORD_PEPPERS: 1=x\n",
+            "PASSWORD_PEPPERS",
+        ),
+    ] {
+        let (code, text) = deploy_check_with(file, line);
+        assert_eq!(code, Some(2), "{file} with {line:?}:\n{text}");
+        assert!(
+            text.contains(&format!("FAIL {file}: holds the secret {name}")),
+            "{file} with {line:?}:\n{text}"
+        );
+    }
+    let (code, text) = deploy_check_with(
+        "deploy/k8s/configmap.yaml",
+        "  # JWT_SECRET: set in the platform\n",
+    );
+    assert_eq!(code, Some(0), "a comment is no secret:\n{text}");
+}
+
+// --- Day 35: Observability: OTel traces + metrics ---------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "exercise"]
+async fn day_35_request_body_sizes_are_measured() {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let mut receiver = common::OtlpReceiver::start().await;
+    let env = TestEnv::new().await;
+    let config = env.config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str())]);
+    common::install_crypto_provider();
+    let guard = telemetry::init(&config.telemetry).unwrap();
+    let server = TestServer::start(&config).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let created = server
+        .post("/tasks", Some(&ada.access), json!({ "title": "measured" }))
+        .await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(server.get("/healthz").await.status(), 200);
+    server.shutdown().await.unwrap();
+    tokio::task::spawn_blocking(move || guard.shutdown())
+        .await
+        .unwrap();
+
+    let metric = receiver
+        .metrics()
+        .into_iter()
+        .flat_map(|batch| batch.resource_metrics)
+        .flat_map(|resource| resource.scope_metrics)
+        .flat_map(|scope| scope.metrics)
+        .find(|metric| metric.name == "http.server.request.body.size")
+        .expect("http.server.request.body.size is exported");
+    assert_eq!(metric.unit, "By");
+    let Some(Data::Histogram(histogram)) = metric.data else {
+        panic!("http.server.request.body.size is a histogram");
+    };
+    let of = |route: &str| {
+        histogram
+            .data_points
+            .iter()
+            .filter(|point| {
+                common::otlp_attr(&point.attributes, "http.route").as_deref() == Some(route)
+            })
+            .collect::<Vec<_>>()
+    };
+    let posted = of("/tasks");
+    let point = posted
+        .iter()
+        .find(|point| {
+            common::otlp_attr(&point.attributes, "http.request.method").as_deref() == Some("POST")
+        })
+        .expect("a data point for POST /tasks");
+    assert_eq!(
+        common::otlp_attr(&point.attributes, "http.response.status_code").as_deref(),
+        Some("201")
+    );
+    assert!(point.count >= 1 && point.sum.is_some_and(|sum| sum > 0.0));
+    assert!(
+        point.explicit_bounds.len() > 1,
+        "explicit bucket boundaries: {:?}",
+        point.explicit_bounds
+    );
+    assert!(
+        of("/healthz").is_empty(),
+        "a request without a body records nothing"
+    );
+}
+
+// --- Day 36: Production hardening ---------------------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_36_a_draining_instance_closes_keep_alive_connections() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let connection = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("connection")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_lowercase()
+    };
+    let before = server.get("/healthz").await;
+    assert_ne!(
+        connection(&before),
+        "close",
+        "nothing changes before draining"
+    );
+    server.state().readiness.start_draining();
+    for path in ["/healthz", "/openapi.json"] {
+        let during = server.get(path).await;
+        assert_eq!(connection(&during), "close", "GET {path} while draining");
+    }
+}
+
+// --- Day 37: Domain/app/infra boundaries final -----------------------------------------------
+
+/// The edges `from --> to` that `PARTS` of tests/architecture.rs allows between two parts.
+fn allowed_edges(architecture: &str) -> std::collections::BTreeSet<(String, String)> {
+    let mut edges = std::collections::BTreeSet::new();
+    let start = architecture
+        .find("const PARTS")
+        .expect("PARTS in tests/architecture.rs");
+    let parts = &architecture[start..];
+    let parts = &parts[..parts.find("\n];").unwrap_or(parts.len())];
+    for part in parts.split("Part {").skip(1) {
+        let quoted = |key: &str| -> Vec<String> {
+            let Some(at) = part.find(key) else {
+                return Vec::new();
+            };
+            let rest = &part[at + key.len()..];
+            let end = rest
+                .find(']')
+                .or_else(|| rest.find(','))
+                .unwrap_or(rest.len());
+            rest[..end]
+                .split('"')
+                .skip(1)
+                .step_by(2)
+                .map(|name| name.trim_end_matches(".rs").to_owned())
+                .collect()
+        };
+        let Some(from) = quoted("path:").into_iter().next() else {
+            continue;
+        };
+        for to in quoted("may_use:") {
+            if to != from && from != "lib" && from != "main" {
+                edges.insert((from.clone(), to));
+            }
+        }
+    }
+    edges
+}
+
+#[test]
+#[ignore = "exercise"]
+fn day_37_the_boundaries_diagram_is_the_rules() {
+    let doc = service_file("docs/boundaries.md");
+    let mermaid = doc
+        .split("```mermaid")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/boundaries.md has a ```mermaid block");
+    assert!(mermaid.contains("flowchart TB"), "{mermaid}");
+    let drawn: std::collections::BTreeSet<(String, String)> = mermaid
+        .lines()
+        .filter_map(|line| line.trim().split_once("-->"))
+        .map(|(from, to)| (from.trim().to_owned(), to.trim().to_owned()))
+        .collect();
+    let allowed = allowed_edges(&service_file("tests/architecture.rs"));
+    assert!(allowed.len() > 5, "PARTS read: {allowed:?}");
+    assert_eq!(
+        drawn, allowed,
+        "the diagram draws exactly what PARTS allows"
+    );
+    let contracts = doc
+        .split("## Contracts")
+        .nth(1)
+        .expect("a ## Contracts section");
+    for port in [
+        "TaskRepository",
+        "UserRepository",
+        "SessionRepository",
+        "JobQueue",
+        "Mailer",
+    ] {
+        assert!(
+            contracts
+                .lines()
+                .any(|row| row.trim_start().starts_with(&format!("| `{port}`"))),
+            "the contracts table has a row for `{port}`"
+        );
+    }
+}
+
+// --- Day 39: OpenAPI/Redoc, docs, examples ------------------------------------------------------
+
+#[tokio::test]
+#[ignore = "exercise"]
+async fn day_39_the_documents_example_works() {
+    let openapi: Value = serde_json::from_str(&service_file("openapi.json")).expect("openapi.json");
+    let example = openapi["paths"]["/tasks"]["post"]["requestBody"]["content"]["application/json"]
+        ["example"]
+        .clone();
+    for field in ["title", "description", "due_at"] {
+        assert!(
+            example[field].is_string(),
+            "the example has a {field}: {example}"
+        );
+    }
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let created = server
+        .post("/tasks", Some(&ada.access), example.clone())
+        .await;
+    assert_eq!(created.status(), 201, "the example as it is");
+    assert_eq!(json_of(created).await["title"], example["title"]);
+
+    let readme = service_file("README.md");
+    let run = readme.find("\n## Run it").expect("README.md has ## Run it");
+    let usage = readme
+        .find("\n## Use the API")
+        .expect("README.md has ## Use the API");
+    assert!(usage > run, "## Use the API comes after ## Run it");
+    let section = readme[usage + 1..]
+        .split("\n## ")
+        .next()
+        .unwrap_or_default();
+    for step in [
+        "/auth/register",
+        "/auth/login",
+        "Authorization: Bearer",
+        "/tasks",
+    ] {
+        assert!(
+            section.contains("curl") && section.contains(step),
+            "## Use the API has a curl command with {step}"
+        );
+    }
+}
+
+// --- Day 40: Production rehearsal: release, rollback, runbook ---------------------------------
+
+#[test]
+#[ignore = "exercise"]
+fn day_40_release_0_2_0_follows_its_checklist() {
+    let release = service_file("docs/release.md");
+    let section = |name: &str| {
+        release
+            .split(&format!("\n## {name}\n"))
+            .nth(1)
+            .map(|rest| rest.split("\n## ").next().unwrap_or_default().to_owned())
+            .unwrap_or_else(|| panic!("docs/release.md has a ## {name} section"))
+    };
+    assert!(section("Before").contains("just gate exit"));
+    section("Release");
+    section("After");
+    assert!(section("Rollback").contains("runbook.md#rollback"));
+    assert_eq!(env!("CARGO_PKG_VERSION"), "0.2.0", "Cargo.toml's version");
+    let lock = service_file("Cargo.lock");
+    let name = env!("CARGO_PKG_NAME");
+    assert!(
+        lock.contains(&format!("name = \"{name}\"\nversion = \"0.2.0\"")),
+        "Cargo.lock records 0.2.0"
+    );
+    let openapi: Value = serde_json::from_str(&service_file("openapi.json")).unwrap();
+    assert_eq!(openapi["info"]["version"], "0.2.0", "`just openapi`");
+    assert!(service_file("deploy/k8s/kustomization.yaml").contains("newTag: \"0.2.0\""));
+    assert!(service_file("deploy/k8s/migrate-job.yaml").contains(":0.2.0"));
+    let changelog = service_file("CHANGELOG.md");
+    assert!(changelog.contains("## [Unreleased]"), "CHANGELOG.md");
+    let entry = changelog
+        .lines()
+        .find(|line| line.starts_with("## [0.2.0] - "))
+        .expect("a ## [0.2.0] - YYYY-MM-DD section");
+    let date = entry.trim_start_matches("## [0.2.0] - ");
+    assert!(
+        chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok(),
+        "{entry}: a date"
     );
 }
