@@ -82,6 +82,13 @@ async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.expect("a JSON body")
 }
 
+/// Whether a problem's `errors` name `field`.
+fn errors_name(problem: &Value, field: &str) -> bool {
+    problem["errors"]
+        .as_array()
+        .is_some_and(|errors| errors.iter().any(|e| e["field"] == field))
+}
+
 // --- Day 1: Axum hello-world, routes, JSON -------------------------------------------------
 
 #[tokio::test]
@@ -653,11 +660,8 @@ async fn day_13_tasks_have_a_priority_in_every_model() {
         let status = response.status();
         let problem = json_of(response).await;
         assert_eq!(status, 422, "POST /tasks {body}: {problem}");
-        let names_priority = problem["errors"]
-            .as_array()
-            .is_some_and(|errors| errors.iter().any(|e| e["field"] == "priority"));
         assert!(
-            names_priority,
+            errors_name(&problem, "priority"),
             "{body}: the errors name `priority`: {problem}"
         );
     }
@@ -1128,13 +1132,6 @@ fn day_20_the_benchmark_measures_the_list_by_status() {
     );
 }
 
-/// Whether a problem's `errors` name `field`.
-fn errors_name(problem: &Value, field: &str) -> bool {
-    problem["errors"]
-        .as_array()
-        .is_some_and(|errors| errors.iter().any(|e| e["field"] == field))
-}
-
 /// The claims of a JWT, read without checking it.
 fn claims_of(token: &str) -> Value {
     use base64::Engine as _;
@@ -1205,7 +1202,10 @@ async fn day_22_access_tokens_carry_not_before() {
         claims["nbf"].is_i64() && claims["nbf"] == claims["iat"],
         "an access token's nbf is its iat: {claims}"
     );
-    let secret = common::TEST_DEFAULTS[0].1.as_bytes();
+    let (_, secret) = common::TEST_DEFAULTS
+        .iter()
+        .find(|(name, _)| *name == "JWT_SECRET")
+        .expect("the tests' JWT_SECRET");
     let now = chrono::Utc::now().timestamp();
     for (ahead, status) in [(600, 401), (10, 200)] {
         claims["nbf"] = json!(now + ahead);
@@ -1213,7 +1213,7 @@ async fn day_22_access_tokens_carry_not_before() {
         let token = jsonwebtoken::encode(
             &jsonwebtoken::Header::default(),
             &claims,
-            &jsonwebtoken::EncodingKey::from_secret(secret),
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
         )
         .expect("signed");
         let me = server.call(Method::GET, "/me", &token, None).await;
