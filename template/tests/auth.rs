@@ -197,10 +197,43 @@ async fn unknown_emails_cost_as_much_hashing_as_wrong_passwords() {
 }
 // ANCHOR_END: decoy_test
 
+/// An account whose hash names a retired pepper (not checked at all) or was made with cheaper
+/// parameters must not answer a wrong password faster than a current one: that would tell a
+/// stranger which accounts are old. The refusal costs at least one hash at today's settings.
+#[tokio::test]
+async fn stale_hashes_cost_as_much_hashing_as_current_ones() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[]);
+    let server = TestServer::start(&config).await;
+    let passwords = &server.state().auth.passwords;
+    let one_hash = u64::from(config.auth.hash_memory_kib) * u64::from(config.auth.hash_iterations);
+    let refused_work = async |email: &str| {
+        let before = passwords.work_done();
+        let response = server.login(email, "wrong password!").await;
+        assert_eq!(response.status(), 401);
+        passwords.work_done() - before
+    };
+
+    // Hashed with a pepper that has since been retired from PASSWORD_PEPPERS.
+    server.register("ada@example.com", PASSWORD).await;
+    sqlx::query("UPDATE users SET pepper_id = 99 WHERE email = 'ada@example.com'")
+        .execute(server.db())
+        .await
+        .unwrap();
+    assert!(refused_work("ada@example.com").await >= one_hash);
+
+    // Hashed by an instance with half the memory cost.
+    let cheaper = env.config(&[("PASSWORD_HASH_MEMORY_KIB", "4096")]);
+    let old = TestServer::start(&cheaper).await;
+    old.register("bob@example.com", PASSWORD).await;
+    assert!(refused_work("bob@example.com").await >= one_hash);
+}
+
 #[tokio::test]
 async fn refresh_rotates_and_a_replayed_token_revokes_the_whole_family() {
     let (_env, server) = server().await;
     let first = server.signed_in("ada@example.com").await;
+    let elsewhere = server.log_in("ada@example.com").await;
     let refresh = |token: String| {
         let server = &server;
         async move {
@@ -227,8 +260,23 @@ async fn refresh_rotates_and_a_replayed_token_revokes_the_whole_family() {
         replay["detail"].as_str().unwrap().contains("already used"),
         "{replay}"
     );
-    // ...so the legitimate successor no longer works either.
+    // ...so the legitimate successor no longer works either, and neither does the access
+    // token the rotation issued: whoever holds it, it ends with the family.
     assert_problem(refresh(second).await, 401).await;
+    let issued = rotated["access_token"].as_str().unwrap();
+    assert_problem(me(&server, issued).await, 401).await;
+    // The account's other session loses its access token too, and gets a new one by
+    // refreshing: its family was not the one replayed.
+    assert_problem(me(&server, &elsewhere.access).await, 401).await;
+    let renewed = refresh(elsewhere.refresh).await;
+    assert_eq!(renewed.status(), 200);
+    let renewed: serde_json::Value = renewed.json().await.unwrap();
+    assert_eq!(
+        me(&server, renewed["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
 
     server.state().audit.flush().await;
     let reuses: i64 = sqlx::query_scalar(

@@ -67,6 +67,25 @@ async fn forwarded_for_is_ignored_unless_proxies_are_trusted() {
 }
 
 #[tokio::test]
+async fn an_ipv6_client_has_one_api_budget_for_its_whole_64() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[
+        ("RATE_LIMIT_PER_SECOND", "1"),
+        ("RATE_LIMIT_BURST", "1"),
+        ("TRUSTED_PROXY_HOPS", "1"),
+    ]);
+    let server = TestServer::start(&config).await;
+    assert_eq!(get_from(&server, "2001:db8:1:2::1").await, 200);
+    // Another address of the same /64 (a client picks any of its 2^64): the same budget.
+    assert_eq!(
+        get_from(&server, "2001:db8:1:2:ffff:ffff:ffff:fffe").await,
+        429
+    );
+    // The next /64 is someone else.
+    assert_eq!(get_from(&server, "2001:db8:1:3::1").await, 200);
+}
+
+#[tokio::test]
 async fn repeated_logins_to_one_account_are_limited_and_audited() {
     let env = TestEnv::new().await;
     let config = env.config(&[

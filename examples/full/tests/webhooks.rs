@@ -23,6 +23,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use task_svc::config::Config;
 use task_svc::domain::webhook::WebhookSecret;
 use task_svc::domain::webhook::verify;
 
@@ -132,6 +133,8 @@ async fn register(
         )
         .await;
     assert_eq!(response.status(), 201);
+    // The secret is in this answer: no cache may keep it.
+    assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
     let secret = WebhookSecret::decode(body["secret"].as_str().unwrap()).unwrap();
     (body["id"].as_str().unwrap().to_owned(), secret)
@@ -396,6 +399,7 @@ async fn during_a_secret_rotation_both_secrets_sign() {
         )
         .await;
     assert_eq!(rotated.status(), 200);
+    assert_eq!(rotated.headers()["cache-control"], "no-store");
     let rotated: Value = rotated.json().await.unwrap();
     let new = WebhookSecret::decode(rotated["secret"].as_str().unwrap()).unwrap();
 
@@ -419,6 +423,40 @@ async fn during_a_secret_rotation_both_secrets_sign() {
             Ok(())
         );
     }
+
+    // Once the overlap has ended, maintenance deletes the old secret: it no longer signs, so
+    // it is not kept where a database leak could reveal it.
+    let previous = async || -> Option<String> {
+        sqlx::query_scalar("SELECT previous_secret FROM webhook_endpoints WHERE id = $1::uuid")
+            .bind(&endpoint)
+            .fetch_one(server.db())
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        server
+            .state()
+            .webhooks
+            .forget_expired_secrets()
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(previous().await.is_some(), "kept during the overlap");
+    sqlx::query("UPDATE webhook_endpoints SET previous_secret_until = now() - interval '1 second'")
+        .execute(server.db())
+        .await
+        .unwrap();
+    assert_eq!(
+        server
+            .state()
+            .webhooks
+            .forget_expired_secrets()
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(previous().await, None);
 }
 
 #[tokio::test]
@@ -637,7 +675,7 @@ async fn tampered_foreign_stale_and_malformed_webhooks_are_refused_and_nothing_i
     assert_problem(tampered, 401).await;
     // Signed with someone else's secret.
     let foreign = WebhookSecret::generate();
-    assert_problem(
+    let refused = assert_problem(
         send(&server, "billing", "msg_f", t, &foreign, body).await,
         401,
     )
@@ -655,12 +693,17 @@ async fn tampered_foreign_stale_and_malformed_webhooks_are_refused_and_nothing_i
         401,
     )
     .await;
-    // An unknown source, a body that is not JSON, a missing header, a bad timestamp.
-    assert_problem(
+    // An unknown source gets the answer a known one gives a foreign signature: a stranger
+    // cannot tell which sources exist.
+    let unknown = assert_problem(
         send(&server, "shipping", "msg_u", t, &billing(), body).await,
-        404,
+        401,
     )
     .await;
+    for field in ["code", "title", "detail"] {
+        assert_eq!(unknown[field], refused[field], "{field}");
+    }
+    // A body that is not JSON, a missing header, a bad timestamp.
     assert_problem(
         send(&server, "billing", "msg_j", t, &billing(), "not json").await,
         400,
@@ -696,4 +739,62 @@ async fn tampered_foreign_stale_and_malformed_webhooks_are_refused_and_nothing_i
     assert_problem(badly_dated, 400).await;
 
     assert_eq!(stored(&server).await, (0, 0), "nothing refused is kept");
+}
+
+#[tokio::test]
+async fn a_signature_header_with_too_many_candidates_is_refused_without_checking_them() {
+    let (_env, server) = server().await;
+    let body = r#"{"type":"invoice.paid"}"#;
+    let t = now();
+    let valid = billing().sign("msg_c", t, body.as_bytes());
+    let post = async |signatures: String| {
+        server
+            .client
+            .post(server.url("/webhooks/inbound/billing"))
+            .header("webhook-id", "msg_c")
+            .header("webhook-timestamp", t.to_string())
+            .header("webhook-signature", signatures)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    };
+    // Nine candidates, the valid one among them: the header is refused as a whole (400).
+    let nine = format!("{} {valid}", ["v1,AAAA"; 8].join(" "));
+    let problem = assert_problem(post(nine).await, 400).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("8 signatures"),
+        "{problem}"
+    );
+    // Thousands of empty candidates with a large body: the same 400, at once.
+    let flood = "v1, ".repeat(4_000);
+    assert_problem(post(flood).await, 400).await;
+    assert_eq!(stored(&server).await, (0, 0), "nothing refused is kept");
+    // Eight, the valid one last: received.
+    let eight = format!("{} {valid}", ["v1,AAAA"; 7].join(" "));
+    assert_eq!(post(eight).await.status(), 200);
+    assert_eq!(stored(&server).await, (1, 1));
+}
+
+/// The tolerance window is how long a captured webhook can be replayed: bounded at start-up.
+#[test]
+fn the_webhook_tolerance_window_is_bounded() {
+    let load = |tolerance: &str| {
+        Config::from_lookup(|name| match name {
+            "WEBHOOK_TOLERANCE_SECS" => Some(tolerance.to_owned()),
+            "DATABASE_URL" => Some("postgres://unused@127.0.0.1:1/unused".to_owned()),
+            "REDIS_URL" => Some("redis://127.0.0.1:1".to_owned()),
+            _ => common::TEST_DEFAULTS
+                .iter()
+                .find(|(known, _)| *known == name)
+                .map(|(_, value)| (*value).to_owned()),
+        })
+        .map_err(|err| err.to_string())
+    };
+    assert_eq!(load("600").unwrap().webhooks.tolerance.as_secs(), 600);
+    let err = load("601").unwrap_err();
+    assert!(
+        err.contains("WEBHOOK_TOLERANCE_SECS must be at most 600"),
+        "{err}"
+    );
 }

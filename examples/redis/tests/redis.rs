@@ -180,17 +180,23 @@ async fn readyz_reports_degraded_not_unavailable_when_redis_is_unreachable() {
 }
 
 #[tokio::test]
-async fn start_up_fails_fast_when_redis_is_unreachable() {
+async fn the_service_starts_while_redis_is_down_and_reports_degraded() {
     let env = TestEnv::new().await;
     let config = env.config(&[
         ("REDIS_URL", "redis://127.0.0.1:1"),
         ("REDIS_TIMEOUT_MS", "300"),
     ]);
-    let err = Backends::connect(&config)
-        .await
-        .err()
-        .expect("no Redis, no start");
-    assert!(format!("{err:#}").contains("REDIS_URL"), "{err:#}");
+    // Started as `main` starts it: no hand-made lazy connection.
+    let server = TestServer::start(&config).await;
+    let ready = server.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["status"], "degraded");
+    assert_eq!(ready["checks"]["redis"], "down");
+    // And it serves.
+    let ada = server.signed_in("ada@example.com").await;
+    let created = create_task(&server, &ada, "Written without Redis").await;
+    assert_eq!(created["title"], "Written without Redis");
 }
 
 #[tokio::test]
@@ -458,6 +464,65 @@ async fn the_service_keeps_serving_while_redis_is_away_and_recovers_by_itself() 
     let mut events = EventStream::open(&server, &ada).await;
     create_task(&server, &ada, "After").await;
     assert_eq!(events.next().await.unwrap().0, "created");
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_session_is_revoked() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let mut events = EventStream::open(&server, &ada).await;
+    let other_device = server.log_in("ada@example.com").await;
+    let ended = server
+        .call(Method::POST, "/auth/logout-all", &other_device.access, None)
+        .await;
+    assert_eq!(ended.status(), 204);
+    // Within one re-check (5 s) the stream says why and ends.
+    let (name, data) = events.next().await.expect("an event before the end");
+    assert_eq!(name, "ended");
+    assert!(data.contains("revoked"), "{data}");
+    assert!(events.next().await.is_none(), "the stream ends");
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_token_expires_and_keeps_its_in_flight_place_until_then() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[("JWT_ACCESS_TTL_SECS", "3"), ("HTTP_MAX_IN_FLIGHT", "1")]);
+    let server = TestServer::start(&config).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let mut events = EventStream::open(&server, &ada).await;
+    // The open stream is the one request in flight: another is shed.
+    let shed = server.call(Method::GET, "/tasks", &ada.access, None).await;
+    common::assert_problem(shed, 503).await;
+    let (name, data) = events.next().await.expect("an event before the end");
+    assert_eq!(name, "ended");
+    assert!(data.contains("expired"), "{data}");
+    assert!(events.next().await.is_none(), "the stream ends");
+    // Its place is free again.
+    eventually("a request is admitted", async || {
+        server.login("ada@example.com", PASSWORD).await.status() == 200
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_account_holds_at_most_five_streams() {
+    let env = TestEnv::new().await;
+    let server = TestServer::start(&env.config(&[])).await;
+    let ada = server.signed_in("ada@example.com").await;
+    let mut open = Vec::new();
+    for _ in 0..5 {
+        open.push(EventStream::open(&server, &ada).await);
+    }
+    let sixth = server
+        .call(Method::GET, "/tasks/events", &ada.access, None)
+        .await;
+    assert!(sixth.headers().contains_key("retry-after"));
+    common::assert_problem(sixth, 429).await;
+    // The cap is per account: Bob is not held back by Ada's streams.
+    let bob = server.signed_in("bob@example.com").await;
+    EventStream::open(&server, &bob).await;
+    drop(open);
 }
 
 #[test]

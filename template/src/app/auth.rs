@@ -171,6 +171,10 @@ impl AuthService {
             }
             Rotation::Reused { user_id, family_id } => {
                 tracing::warn!(%user_id, %family_id, "a used refresh token was presented again: family revoked");
+                // The family's access tokens are as suspect as its refresh tokens, and cannot
+                // be told from the account's others: all of them end now, and the account's
+                // other sessions get theirs back with their next refresh.
+                self.sessions.void_access_tokens(user_id).await?;
                 self.audit.record(
                     SecurityEvent::new("refresh_token_reused")
                         .user(user_id)

@@ -4,7 +4,10 @@
 //! and handed to the job queue in the same transaction, so each message is processed once
 //! even when the sender delivers it again.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::jobs::{Attempt, Job, JobError, JobHandler, JobSpec, Jobs};
 use crate::{
     config::WebhookConfig,
-    domain::webhook::{self, VerifyError},
+    domain::webhook::{self, VerifyError, WebhookSecret},
     error::AppError,
 };
 
@@ -57,19 +60,17 @@ pub struct InboundWebhooks {
 }
 
 impl InboundWebhooks {
-    /// 404 for an unknown source, 401 for a signature or timestamp that does not verify,
-    /// 400 for a body that is not JSON or an unusable message id.
+    /// 401 for a signature or timestamp that does not verify, and for an unknown source: an
+    /// unknown source is checked against a decoy secret and refused with the same answer, so a
+    /// stranger learns nothing of which sources exist. 400 for a malformed header, a body that
+    /// is not JSON or an unusable message id.
     pub async fn receive(
         &self,
         source: &str,
         headers: SignedHeaders<'_>,
         body: &[u8],
     ) -> Result<Received, AppError> {
-        let secret = self
-            .config
-            .inbound_secrets
-            .get(source)
-            .ok_or_else(|| AppError::NotFound("no such webhook source".into()))?;
+        let known = self.config.inbound_secrets.get(source);
         let id = headers.id.trim();
         if id.is_empty() || id.len() > 255 || id.chars().any(char::is_control) {
             return Err(AppError::BadRequest(
@@ -77,8 +78,8 @@ impl InboundWebhooks {
             ));
         }
         let now = Utc::now().timestamp();
-        webhook::verify(
-            secret,
+        let verified = webhook::verify(
+            known.unwrap_or(decoy()),
             id,
             headers.timestamp,
             headers.signature,
@@ -86,10 +87,19 @@ impl InboundWebhooks {
             now,
             self.config.tolerance,
         )
-        .map_err(|err| match err {
-            VerifyError::BadTimestamp => AppError::BadRequest(err.to_string()),
+        // An unknown source never passes: the decoy only made refusing it cost the same.
+        .and(known.map(|_| ()).ok_or(VerifyError::BadSignature));
+        verified.map_err(|err| match err {
+            VerifyError::BadTimestamp | VerifyError::TooManySignatures => {
+                AppError::BadRequest(err.to_string())
+            }
             VerifyError::OutsideTolerance | VerifyError::BadSignature => {
-                tracing::warn!(webhook.source = source, reason = %err, "inbound webhook refused");
+                tracing::warn!(
+                    webhook.source = source,
+                    webhook.source_known = known.is_some(),
+                    reason = %err,
+                    "inbound webhook refused"
+                );
                 AppError::Unauthorized(err.to_string())
             }
         })?;
@@ -162,6 +172,13 @@ impl JobHandler for ProcessInbound {
     }
 }
 // ANCHOR_END: process_inbound
+
+/// The secret an unknown source is checked against: random, made once per process, never
+/// accepted. Checking costs what a known source's check costs, so timing tells nothing either.
+fn decoy() -> &'static WebhookSecret {
+    static DECOY: OnceLock<WebhookSecret> = OnceLock::new();
+    DECOY.get_or_init(WebhookSecret::generate)
+}
 
 /// How long received message ids are remembered. Far longer than the tolerance window, so a
 /// message replayed within the window is always recognised.

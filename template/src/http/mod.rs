@@ -16,6 +16,9 @@ pub mod jobs;
 pub mod layers;
 pub mod load_shed;
 pub mod metrics;
+{%- if webhooks %}
+pub mod no_store;
+{%- endif %}
 pub mod paging;
 pub mod problem;
 pub mod rate_limit;

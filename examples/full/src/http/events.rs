@@ -5,16 +5,22 @@ use std::{convert::Infallible, time::Duration};
 
 use axum::{
     extract::State,
+    http::HeaderMap,
     response::sse::{Event, KeepAlive, Sse},
 };
-use futures::{Stream, StreamExt};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt, stream};
 use serde::Serialize;
+use tokio::time::Instant;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::AppState;
-use super::{extract::Authorized, tasks::TaskResponse};
+use super::{
+    extract::{Authorized, bearer_token},
+    tasks::TaskResponse,
+};
 use crate::{
     app::{task_feed::FeedItem, tasks::TaskEventKind},
     error::AppError,
@@ -30,44 +36,89 @@ pub struct TaskEventData {
     pub task: Option<TaskResponse>,
 }
 
+/// How often an open stream checks again that its caller still has access: logout, "log out
+/// everywhere", a disabled account or a deleted one end the stream within this long.
+pub const ACCESS_RECHECK: Duration = Duration::from_secs(5);
+
 /// Stream changes to the caller's tasks: events `created`, `updated`, `done` and `deleted`
 /// with a `TaskEventData` JSON body each. An `unavailable` event means events may have been
-/// missed; the stream then ends: re-read `GET /tasks` and reconnect.
+/// missed; the stream then ends: re-read `GET /tasks` and reconnect. An `ended` event means
+/// the caller's access ended (the access token expired, or the session was revoked: checked
+/// every 5 seconds); the stream then ends: reconnect with a valid token. At most
+/// 5 streams per account are open at once (429 beyond).
 #[utoipa::path(
     get,
     path = "/tasks/events",
     tag = "tasks",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "An endless `text/event-stream`; each event's data is a TaskEventData", content_type = "text/event-stream", body = TaskEventData),
+        (status = 200, description = "A `text/event-stream` until the access token expires or is revoked; each change event's data is a TaskEventData", content_type = "text/event-stream", body = TaskEventData),
+        (status = 429, description = "The account has 5 streams open already: close one; see `Retry-After`"),
         (status = 503, description = "Live events are unavailable (Redis is down); retry after `Retry-After`"),
     )
 )]
 pub async fn task_events(
     State(state): State<AppState>,
     auth: Authorized,
+    headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let feed = state.task_feed.subscribe(auth.caller.id)?;
-    let events = feed.map(|item| {
-        Ok(match item {
-            FeedItem::Event(event) => {
-                let data = TaskEventData {
-                    kind: event.kind,
-                    task_id: event.task_id,
-                    task: event.task.clone().map(TaskResponse::from),
-                };
-                Event::default()
-                    .event(event.kind.as_str())
-                    .json_data(&data)
-                    .unwrap_or_else(|_| Event::default().event("unavailable"))
-            }
-            FeedItem::Interrupted => Event::default()
-                .event("unavailable")
-                .data("events may have been missed: re-read your tasks and reconnect"),
-        })
+    // `Authorized` has read this token already: it is there.
+    let token = bearer_token(&headers).unwrap_or_default().to_owned();
+    let ends = Box::pin(access_ends(
+        state.clone(),
+        token,
+        auth.caller.token_expires_at,
+    ));
+    let events = stream::unfold(Some((feed, ends)), |live| async move {
+        let (mut feed, mut ends) = live?;
+        tokio::select! {
+            item = feed.next() => item.map(|item| (Ok(event_of(item)), Some((feed, ends)))),
+            reason = &mut ends => Some((Ok(Event::default().event("ended").data(reason)), None)),
+        }
     });
     // A comment line every 15 s keeps proxies from closing an idle stream.
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+fn event_of(item: FeedItem) -> Event {
+    match item {
+        FeedItem::Event(event) => {
+            let data = TaskEventData {
+                kind: event.kind,
+                task_id: event.task_id,
+                task: event.task.clone().map(TaskResponse::from),
+            };
+            Event::default()
+                .event(event.kind.as_str())
+                .json_data(&data)
+                .unwrap_or_else(|_| Event::default().event("unavailable"))
+        }
+        FeedItem::Interrupted => Event::default()
+            .event("unavailable")
+            .data("events may have been missed: re-read your tasks and reconnect"),
+    }
+}
+
+/// Resolves, with the reason, when the caller's access ends: at the token's expiry, or at the
+/// first re-check that does not let the token in (the same check as every request's). A
+/// stream is a request that goes on: without this it would outlive logout and expiry.
+async fn access_ends(state: AppState, token: String, expires_at: DateTime<Utc>) -> String {
+    let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
+    let expiry = tokio::time::sleep(left);
+    tokio::pin!(expiry);
+    let mut checks = tokio::time::interval_at(Instant::now() + ACCESS_RECHECK, ACCESS_RECHECK);
+    loop {
+        tokio::select! {
+            () = &mut expiry => return "the access token expired: reconnect with a fresh one".into(),
+            _ = checks.tick() => match state.auth.authenticate(&token).await {
+                Ok(_) => {}
+                Err(AppError::Unauthorized(why)) => return format!("access ended: {why}"),
+                // Fail closed: a stream never runs on access it could not confirm.
+                Err(_) => return "access could not be confirmed: reconnect".into(),
+            },
+        }
+    }
 }
 
 /// The live task event stream.

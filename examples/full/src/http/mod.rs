@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod layers;
 pub mod load_shed;
 pub mod metrics;
+pub mod no_store;
 pub mod paging;
 pub mod problem;
 pub mod rate_limit;

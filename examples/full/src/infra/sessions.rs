@@ -139,6 +139,16 @@ impl SessionRepository for PgSessionRepository {
         Ok(())
     }
 
+    async fn void_access_tokens(&self, user_id: Uuid) -> Result<(), AppError> {
+        sqlx::query!(
+            "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1",
+            user_id
+        )
+        .execute(&self.0)
+        .await?;
+        Ok(())
+    }
+
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<(), AppError> {
         let mut tx = self.0.begin().await?;
         sqlx::query!(

@@ -1,5 +1,6 @@
 //! Keeps memory and tables bounded: forgets rate-limit entries that have recovered, deletes
-//! tokens past their expiry, old idempotency keys and old finished jobs.
+//! tokens past their expiry, old idempotency keys and old finished jobs (and, with webhooks, old
+//! inbound message ids and rotated-out signing secrets).
 
 use std::time::Duration;
 
@@ -33,5 +34,6 @@ async fn purge(state: &AppState) -> Result<u64, AppError> {
         .purge_done(now - DONE_JOB_RETENTION)
         .await?;
     purged += state.inbound.purge_old().await?;
+    purged += state.webhooks.forget_expired_secrets().await?;
     Ok(purged)
 }

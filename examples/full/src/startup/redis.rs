@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::ports::Ports;
 use crate::{
-    app::task_feed::TaskFeed,
+    app::task_feed::{CappedFeed, MAX_STREAMS_PER_OWNER, TaskFeed},
     infra::{
         redis::Redis,
         redis_limit::RedisLimit,
@@ -15,9 +15,11 @@ use crate::{
 };
 
 // ANCHOR: with_redis
-/// This instance's subscription to every instance's task events.
+/// This instance's subscription to every instance's task events, at most
+/// `MAX_STREAMS_PER_OWNER` open streams per account.
 pub async fn feed(redis: &Redis) -> Arc<dyn TaskFeed> {
-    Arc::new(RedisTaskFeed::start(redis.clone()).await)
+    let feed = Arc::new(RedisTaskFeed::start(redis.clone()).await);
+    Arc::new(CappedFeed::new(feed, MAX_STREAMS_PER_OWNER))
 }
 
 impl Ports {

@@ -6,11 +6,12 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
 use futures::future::join_all;
+use tokio::sync::Mutex;
 
 use crate::domain::health::{DependencyStatus, HealthReport};
 
@@ -38,6 +39,9 @@ pub struct Readiness {
     timeout: Duration,
     /// Set once, on the shutdown signal; shared by every clone.
     draining: Arc<AtomicBool>,
+    /// The last report and when it was made. One check runs at a time; callers that arrive
+    /// while it runs wait for it and share its report.
+    last: Arc<Mutex<Option<(Instant, HealthReport)>>>,
 }
 
 impl Readiness {
@@ -47,6 +51,7 @@ impl Readiness {
             probes,
             timeout,
             draining: Arc::default(),
+            last: Arc::default(),
         }
     }
 
@@ -60,8 +65,25 @@ impl Readiness {
         self.draining.load(Ordering::Relaxed)
     }
 
-    /// Runs every probe concurrently.
+    /// The dependencies' state, from a check that finished after this call began: one check
+    /// at a time, shared by every caller that arrived while it ran. A flood of probes (the
+    /// probe routes are outside the rate limit) then costs one database and one Redis round
+    /// trip at a time, never a pool's worth of connections taken from real requests.
     pub async fn check(&self) -> HealthReport {
+        let arrived = Instant::now();
+        let mut last = self.last.lock().await;
+        if let Some((finished, report)) = last.as_ref()
+            && *finished > arrived
+        {
+            return report.clone();
+        }
+        let report = self.run_probes().await;
+        *last = Some((Instant::now(), report.clone()));
+        report
+    }
+
+    /// Runs every probe concurrently.
+    async fn run_probes(&self) -> HealthReport {
         let results = join_all(self.probes.iter().map(|probe| async {
             let outcome = match tokio::time::timeout(self.timeout, probe.check()).await {
                 Ok(Ok(())) => DependencyStatus::Up,

@@ -175,7 +175,7 @@ impl<R: RoleRequirement> FromRequestParts<AppState> for Authorized<R> {
 // ANCHOR_END: authorized
 
 // ANCHOR: bearer_token
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();

@@ -14,11 +14,13 @@
 use std::sync::Arc;
 
 use axum::{
+    body::Body,
     extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use futures::StreamExt;
 use opentelemetry::metrics::Counter;
 use tokio::sync::Semaphore;
 
@@ -54,8 +56,8 @@ pub async fn admit(State(limit): State<InFlightLimit>, request: Request, next: N
         return next.run(request).await;
     }
     // Held until the response is produced, or until the client goes away and the request's
-    // future is dropped.
-    let Ok(_permit) = limit.permits.clone().try_acquire_owned() else {
+    // future is dropped; for an event stream, until the stream ends.
+    let Ok(permit) = limit.permits.clone().try_acquire_owned() else {
         limit.shed.add(1, &[]);
         let mut response = Problem::new(StatusCode::SERVICE_UNAVAILABLE)
             .with_detail("the service is at capacity; retry shortly")
@@ -65,6 +67,24 @@ pub async fn admit(State(limit): State<InFlightLimit>, request: Request, next: N
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     };
-    next.run(request).await
+    let response = next.run(request).await;
+    if !is_event_stream(&response) {
+        return response;
+    }
+    // A stream is a request in flight for as long as it is open: it keeps its permit, or any
+    // number of open streams would pass under the limit.
+    response.map(|body| {
+        Body::from_stream(body.into_data_stream().map(move |chunk| {
+            let _held = &permit;
+            chunk
+        }))
+    })
 }
 // ANCHOR_END: admit
+
+fn is_event_stream(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"))
+}

@@ -53,6 +53,22 @@ impl Redis {
         Ok(Self::new(manager, client, config))
     }
 
+    /// Connects, or, when Redis does not answer, starts without it: Redis is optional (a
+    /// cache, a shared limit, live events), so the service serves degraded, says so in
+    /// `/readyz`, and connects once Redis answers. Otherwise a restart during a Redis outage
+    /// would take down a service that keeps serving when the same outage starts later. A
+    /// malformed `REDIS_URL` still fails.
+    pub async fn connect_or_later(config: &RedisConfig) -> anyhow::Result<Self> {
+        match Self::connect(config).await {
+            Ok(redis) => Ok(redis),
+            Err(err) => {
+                // The outermost context only: it names the variable, never the URL.
+                tracing::warn!(error = %err, "Redis does not answer: starting degraded");
+                Self::connect_lazy(config)
+            }
+        }
+    }
+
     /// Connects on first use: for tests and tools that must not fail at start-up.
     pub fn connect_lazy(config: &RedisConfig) -> anyhow::Result<Self> {
         let client = client(config)?;

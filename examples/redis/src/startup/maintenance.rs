@@ -1,5 +1,6 @@
 //! Keeps memory and tables bounded: forgets rate-limit entries that have recovered, deletes
-//! tokens past their expiry, old idempotency keys and old finished jobs.
+//! tokens past their expiry, old idempotency keys and old finished jobs (and, with webhooks, old
+//! inbound message ids and rotated-out signing secrets).
 
 use std::time::Duration;
 

@@ -118,7 +118,9 @@ impl Passwords {
 
     // ANCHOR: verify
     /// Checks `password` against a stored hash; `None` (unknown account) checks it against the
-    /// decoy, which always fails but takes the same time.
+    /// decoy, which always fails but takes the same time. A wrong password against a hash made
+    /// with a retired pepper or other parameters (cheaper to check, or not checked at all)
+    /// also costs a decoy check: how long a refusal takes tells nothing about the stored hash.
     pub async fn verify(
         &self,
         password: SecretString,
@@ -130,9 +132,6 @@ impl Passwords {
                 verify_with(&inner.peppers, &inner.decoy, &password, memory);
                 return Verified::No;
             };
-            if !verify_with(&inner.peppers, &stored, &password, memory) {
-                return Verified::No;
-            }
             let (current_pepper, _) = inner.peppers.current();
             let same_params = PasswordHash::new(&stored.phc)
                 .ok()
@@ -142,10 +141,18 @@ impl Passwords {
                         && params.t_cost() == inner.params.t_cost()
                         && params.p_cost() == inner.params.p_cost()
                 });
-            if stored.pepper_id == current_pepper && same_params {
-                Verified::Yes
-            } else {
-                Verified::YesButRehash
+            let current = stored.pepper_id == current_pepper && same_params;
+            match (
+                verify_with(&inner.peppers, &stored, &password, memory),
+                current,
+            ) {
+                (true, true) => Verified::Yes,
+                (true, false) => Verified::YesButRehash,
+                (false, true) => Verified::No,
+                (false, false) => {
+                    verify_with(&inner.peppers, &inner.decoy, &password, memory);
+                    Verified::No
+                }
             }
         })
         .await

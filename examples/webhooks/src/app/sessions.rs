@@ -63,6 +63,11 @@ pub trait SessionRepository: Send + Sync {
     /// no refresh or login running concurrently can slip a live token past it.
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<(), AppError>;
 
+    /// Voids every access token of the user at once (bumps the session epoch) and leaves the
+    /// refresh tokens alone: each live family gets access tokens again at its next rotation.
+    /// For refresh-token reuse, where the stolen family's access tokens cannot be told apart.
+    async fn void_access_tokens(&self, user_id: Uuid) -> Result<(), AppError>;
+
     /// Puts an access token on the deny list until it would have expired anyway.
     async fn deny_access(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<(), AppError>;
 

@@ -5,6 +5,9 @@ use std::{fmt, time::Duration};
 use super::{JobsConfig, reader::Reader};
 use crate::domain::webhook::WebhookSecret;
 
+/// The longest accepted `WEBHOOK_TOLERANCE_SECS`.
+pub const MAX_TOLERANCE: Duration = Duration::from_secs(600);
+
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
     /// The secret of each system that sends us webhooks, by the name in the inbound URL
@@ -47,8 +50,14 @@ impl WebhookConfig {
         }
     }
 
-    /// A delivery runs inside a job, so the job's timeout must leave it room.
+    /// A delivery runs inside a job, so the job's timeout must leave it room. The tolerance
+    /// window is how long a captured request can be replayed: past ten minutes it no longer
+    /// covers clock skew but an attacker's delay.
     pub(super) fn check_against(&self, jobs: &JobsConfig, env: &mut Reader) {
+        env.require(
+            self.tolerance <= MAX_TOLERANCE,
+            "WEBHOOK_TOLERANCE_SECS must be at most 600 (MAX_TOLERANCE): a longer window lets a captured webhook be replayed for longer",
+        );
         env.require(
             jobs.timeout > self.timeout,
             "JOBS_TIMEOUT_MS must be longer than WEBHOOK_TIMEOUT_MS, or a slow delivery is cut off by its job",

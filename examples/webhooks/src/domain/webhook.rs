@@ -92,11 +92,23 @@ pub fn signature_header(
         .join(" ")
 }
 
+/// The most signatures a `webhook-signature` header may carry: one per secret that signs
+/// during a rotation, with room to spare. More is not a sender but someone making us work.
+pub const MAX_SIGNATURES: usize = 8;
+
+/// The longest `webhook-signature` header, in bytes: [`MAX_SIGNATURES`] `v1,` signatures of
+/// 47 characters each fit with room for other versions' longer ones.
+pub const MAX_SIGNATURE_HEADER: usize = 1024;
+
 /// Why an incoming webhook was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     #[error("the webhook-timestamp header is not a Unix time in seconds")]
     BadTimestamp,
+    #[error(
+        "the webhook-signature header holds more than 8 signatures or 1024 bytes (MAX_SIGNATURES, MAX_SIGNATURE_HEADER)"
+    )]
+    TooManySignatures,
     #[error("the webhook-timestamp is outside the accepted window (replayed or clock skew)")]
     OutsideTolerance,
     #[error("no signature in webhook-signature matches")]
@@ -105,7 +117,10 @@ pub enum VerifyError {
 
 /// Checks an incoming delivery: the timestamp within `tolerance` of `now` (so a captured
 /// request cannot be replayed later) and at least one `v1` signature that matches under
-/// `secret`, compared in constant time.
+/// `secret`, compared in constant time. The body is read once, whatever the number of
+/// candidates, and the header is bounded first ([`MAX_SIGNATURES`], [`MAX_SIGNATURE_HEADER`]):
+/// otherwise one request with a large body and thousands of candidates would cost thousands
+/// of HMACs over that body.
 pub fn verify(
     secret: &WebhookSecret,
     id: &str,
@@ -119,15 +134,23 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| VerifyError::BadTimestamp)?;
+    if signatures.len() > MAX_SIGNATURE_HEADER
+        || signatures.split_whitespace().count() > MAX_SIGNATURES
+    {
+        return Err(VerifyError::TooManySignatures);
+    }
     let tolerance = i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX);
     if now.abs_diff(timestamp) > tolerance.unsigned_abs() {
         return Err(VerifyError::OutsideTolerance);
     }
+    // The body goes through the MAC once; each candidate costs a copy of its state and the
+    // final block. `verify_slice` compares in constant time (and refuses other lengths).
+    let mac = secret.mac(id, timestamp, body);
     let matches = signatures
         .split_whitespace()
         .filter_map(|candidate| candidate.strip_prefix("v1,"))
         .filter_map(|encoded| STANDARD.decode(encoded).ok())
-        .any(|tag| secret.mac(id, timestamp, body).verify_slice(&tag).is_ok());
+        .any(|tag| mac.clone().verify_slice(&tag).is_ok());
     if matches {
         Ok(())
     } else {

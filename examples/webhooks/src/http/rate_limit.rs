@@ -16,10 +16,12 @@ use tower_governor::{
 };
 
 use super::{extract::client_ip, problem::Problem};
-use crate::{config::RateLimitConfig, error::AppError};
+use crate::{app::limits::limit_key, config::RateLimitConfig, error::AppError};
 
 // ANCHOR: client_ip_key
-/// Keys the limit by client IP, trusting `X-Forwarded-For` only as far as configured.
+/// Keys the limit by client IP, trusting `X-Forwarded-For` only as far as configured; an IPv6
+/// client counts by its /64 ([`limit_key`]), as in the login limits, or it could rotate
+/// through its own network for a fresh budget per request.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIpKey {
     pub trusted_hops: usize,
@@ -30,6 +32,7 @@ impl KeyExtractor for ClientIpKey {
 
     fn extract<T>(&self, request: &Request<T>) -> Result<IpAddr, GovernorError> {
         client_ip(request.extensions(), request.headers(), self.trusted_hops)
+            .map(limit_key)
             .ok_or(GovernorError::UnableToExtractKey)
     }
 }

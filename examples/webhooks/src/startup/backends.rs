@@ -22,9 +22,10 @@ pub struct Backends {
 
 impl Backends {
     // ANCHOR: connect
-    /// Connects to every dependency, failing fast when one cannot be reached: a deploy with a
-    /// wrong URL should stop, not start an instance that cannot serve. Creates the database
-    /// and applies migrations as configured.
+    /// Connects to every dependency, failing fast when a required one cannot be reached: a
+    /// deploy with a wrong database URL should stop, not start an instance that cannot serve.
+    /// An optional one (Redis) that does not answer is connected later, degraded meanwhile.
+    /// Creates the database and applies migrations as configured.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let backends = Self {
             db: postgres::connect(&config.database).await?,

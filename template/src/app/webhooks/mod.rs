@@ -126,6 +126,11 @@ impl Webhooks {
         Ok((secret.encode(), overlap_until))
     }
 
+    /// Run by the maintenance task: a rotated-out secret is deleted once its overlap ends.
+    pub async fn forget_expired_secrets(&self) -> Result<u64, AppError> {
+        self.endpoints.forget_expired_secrets().await
+    }
+
     pub async fn enable(&self, caller: &Caller, id: Uuid) -> Result<Endpoint, AppError> {
         self.owned(caller, id).await?;
         self.endpoints

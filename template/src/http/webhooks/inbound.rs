@@ -40,16 +40,15 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, AppError> {
     tag = "webhooks",
     params(
         ("source" = String, Path, description = "The sending system, as named in WEBHOOK_INBOUND_SECRETS"),
-        ("webhook-id" = String, Header, description = "The message's unique id"),
-        ("webhook-timestamp" = i64, Header, description = "Unix seconds when it was sent"),
-        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated when several"),
+        ("webhook-id" = String, Header, description = "The message's unique id: 1 to 255 characters, no control characters"),
+        ("webhook-timestamp" = i64, Header, description = "Unix seconds when it was sent; refused when further from now than WEBHOOK_TOLERANCE_SECS"),
+        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated when several: at most 8 signatures and 1024 bytes"),
     ),
     request_body(content = serde_json::Value, content_type = "application/json", description = "Any JSON"),
     responses(
         (status = 200, description = "Received (or received before)", body = InboundReceipt),
-        (status = 400, description = "A header is missing or malformed, or the body is not JSON"),
-        (status = 401, description = "The signature does not verify, or the timestamp is outside the tolerance window"),
-        (status = 404, description = "No such source"),
+        (status = 400, description = "A header is missing or malformed (more than 8 signatures or 1024 bytes of them), or the body is not JSON"),
+        (status = 401, description = "The signature does not verify, the timestamp is outside the tolerance window, or the source is unknown (the same answer, so sources cannot be discovered)"),
         (status = 413, description = "The body is too large"),
     )
 )]

@@ -185,6 +185,9 @@ pub trait EndpointStore: Send + Sync {
         overlap_until: DateTime<Utc>,
     ) -> Result<bool, AppError>;
     async fn enable(&self, id: Uuid) -> Result<Option<Endpoint>, AppError>;
+    /// Deletes previous secrets whose overlap has ended (a secret that no longer signs is not
+    /// kept); returns how many.
+    async fn forget_expired_secrets(&self) -> Result<u64, AppError>;
 }
 
 /// Where deliveries and their attempts are kept.

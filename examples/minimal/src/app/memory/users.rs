@@ -234,6 +234,13 @@ impl SessionRepository for Memory {
         Ok(())
     }
 
+    async fn void_access_tokens(&self, user_id: Uuid) -> Result<(), AppError> {
+        if let Some(stored) = self.state().user_mut(user_id) {
+            stored.session_epoch += 1;
+        }
+        Ok(())
+    }
+
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<(), AppError> {
         let mut state = self.state();
         if let Some(stored) = state.user_mut(user_id) {

@@ -139,6 +139,22 @@ impl EndpointStore for Memory {
         Ok(true)
     }
 
+    async fn forget_expired_secrets(&self) -> Result<u64, AppError> {
+        let now = Utc::now();
+        let mut forgotten = 0;
+        for stored in &mut self.state().webhooks.endpoints {
+            if stored
+                .previous
+                .as_ref()
+                .is_some_and(|(_, until)| *until <= now)
+            {
+                stored.previous = None;
+                forgotten += 1;
+            }
+        }
+        Ok(forgotten)
+    }
+
     async fn enable(&self, id: Uuid) -> Result<Option<Endpoint>, AppError> {
         let mut state = self.state();
         let found = state

@@ -171,3 +171,38 @@ fn the_retry_matrix() {
     assert_eq!(next_step(&status(404, None)), NextStep::Dead);
     assert_eq!(next_step(&status(410, None)), NextStep::Dead);
 }
+
+#[test]
+fn a_signature_header_past_its_bounds_is_refused_before_any_signature_is_computed() {
+    let body = br#"{"kind":"created"}"#;
+    let window = Duration::from_secs(300);
+    let valid = secret().sign("msg_1", 100, body);
+    // Eight candidates, the valid one last: accepted.
+    let eight = format!("{} {valid}", ["v1,AAAA"; MAX_SIGNATURES - 1].join(" "));
+    assert_eq!(
+        verify(&secret(), "msg_1", "100", &eight, body, 100, window),
+        Ok(())
+    );
+    // A ninth candidate, even with the valid one among them: refused as a whole.
+    let nine = format!("v1,AAAA {eight}");
+    assert_eq!(
+        verify(&secret(), "msg_1", "100", &nine, body, 100, window),
+        Err(VerifyError::TooManySignatures)
+    );
+    // Thousands of empty candidates, or one long one: refused without an HMAC over the body.
+    let flood = "v1, ".repeat(5_000);
+    assert_eq!(
+        verify(&secret(), "msg_1", "100", &flood, body, 100, window),
+        Err(VerifyError::TooManySignatures)
+    );
+    let long = format!("{valid} v2,{}", "A".repeat(MAX_SIGNATURE_HEADER));
+    assert_eq!(
+        verify(&secret(), "msg_1", "100", &long, body, 100, window),
+        Err(VerifyError::TooManySignatures)
+    );
+    // A tag of the wrong length is a mismatch, not a panic.
+    assert_eq!(
+        verify(&secret(), "msg_1", "100", "v1,AAAA", body, 100, window),
+        Err(VerifyError::BadSignature)
+    );
+}

@@ -21,6 +21,7 @@ pub use types::{
 use super::{
     AppState,
     extract::{Authorized, JsonBody, QueryParams},
+    no_store::NoStore,
     paging::PageQuery,
 };
 use crate::error::AppError;
@@ -33,7 +34,8 @@ use crate::error::AppError;
     request_body = NewEndpointRequest,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Registered; the secret is shown only in this answer", body = CreatedEndpoint),
+        (status = 201, description = "Registered; the secret is shown only in this answer", body = CreatedEndpoint,
+            headers(("cache-control" = String, description = "`no-store`: the answer holds a secret"))),
         (status = 400, description = "The body is not JSON"),
         (status = 415, description = "The body is not `application/json`"),
         (status = 422, description = "The URL is not acceptable (https to a public host), an event type is unknown, or the account has the most endpoints allowed"),
@@ -43,18 +45,18 @@ pub async fn create_endpoint(
     State(state): State<AppState>,
     auth: Authorized,
     JsonBody(request): JsonBody<NewEndpointRequest>,
-) -> Result<(StatusCode, Json<CreatedEndpoint>), AppError> {
+) -> Result<NoStore<(StatusCode, Json<CreatedEndpoint>)>, AppError> {
     let (endpoint, secret) = state
         .webhooks
         .create(&auth.caller, &request.url.0, request.event_types.0)
         .await?;
-    Ok((
+    Ok(NoStore((
         StatusCode::CREATED,
         Json(CreatedEndpoint {
             endpoint: endpoint.into(),
             secret,
         }),
-    ))
+    )))
 }
 
 /// The caller's endpoints, oldest first (secrets are never shown again).
@@ -108,7 +110,8 @@ pub async fn delete_endpoint(
     params(("id" = Uuid, Path, description = "The endpoint's id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The new secret, shown only now", body = RotatedSecret),
+        (status = 200, description = "The new secret, shown only now", body = RotatedSecret,
+            headers(("cache-control" = String, description = "`no-store`: the answer holds a secret"))),
         (status = 400, description = "The id is not a UUID"),
         (status = 404, description = "No such endpoint (or not the caller's)"),
     )
@@ -117,12 +120,12 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     auth: Authorized,
     Path(id): Path<Uuid>,
-) -> Result<Json<RotatedSecret>, AppError> {
+) -> Result<NoStore<Json<RotatedSecret>>, AppError> {
     let (secret, previous_valid_until) = state.webhooks.rotate_secret(&auth.caller, id).await?;
-    Ok(Json(RotatedSecret {
+    Ok(NoStore(Json(RotatedSecret {
         secret,
         previous_valid_until,
-    }))
+    })))
 }
 
 /// Enable an endpoint that was disabled after failing repeatedly.

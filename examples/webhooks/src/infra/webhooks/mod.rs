@@ -161,6 +161,17 @@ impl EndpointStore for PgWebhookStore {
         Ok(rotated.rows_affected() == 1)
     }
 
+    async fn forget_expired_secrets(&self) -> Result<u64, AppError> {
+        let forgotten = sqlx::query!(
+            "UPDATE webhook_endpoints
+             SET previous_secret = NULL, previous_secret_until = NULL
+             WHERE previous_secret_until <= now()"
+        )
+        .execute(&self.0)
+        .await?;
+        Ok(forgotten.rows_affected())
+    }
+
     async fn enable(&self, id: Uuid) -> Result<Option<Endpoint>, AppError> {
         sqlx::query_as!(
             EndpointRow,
