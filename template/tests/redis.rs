@@ -17,6 +17,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, task::JoinHandle};
 
+use {{crate_name}}::app::task_feed::MAX_STREAMS_PER_OWNER;
 use {{crate_name}}::config::Config;
 use {{crate_name}}::infra::redis::Redis;
 use {{crate_name}}::startup::Application;
@@ -511,7 +512,7 @@ async fn an_account_holds_at_most_five_streams() {
     let server = TestServer::start(&env.config(&[])).await;
     let ada = server.signed_in("ada@example.com").await;
     let mut open = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..MAX_STREAMS_PER_OWNER {
         open.push(EventStream::open(&server, &ada).await);
     }
     let sixth = server

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use task_svc::config::Config;
+use task_svc::domain::webhook::MAX_SIGNATURES;
 use task_svc::domain::webhook::WebhookSecret;
 use task_svc::domain::webhook::verify;
 
@@ -433,29 +434,21 @@ async fn during_a_secret_rotation_both_secrets_sign() {
             .await
             .unwrap()
     };
-    assert_eq!(
+    let forget = async || {
         server
             .state()
             .webhooks
             .forget_expired_secrets()
             .await
-            .unwrap(),
-        0
-    );
+            .unwrap()
+    };
+    assert_eq!(forget().await, 0);
     assert!(previous().await.is_some(), "kept during the overlap");
     sqlx::query("UPDATE webhook_endpoints SET previous_secret_until = now() - interval '1 second'")
         .execute(server.db())
         .await
         .unwrap();
-    assert_eq!(
-        server
-            .state()
-            .webhooks
-            .forget_expired_secrets()
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(forget().await, 1);
     assert_eq!(previous().await, None);
 }
 
@@ -759,8 +752,8 @@ async fn a_signature_header_with_too_many_candidates_is_refused_without_checking
             .await
             .unwrap()
     };
-    // Nine candidates, the valid one among them: the header is refused as a whole (400).
-    let nine = format!("{} {valid}", ["v1,AAAA"; 8].join(" "));
+    // One candidate too many, the valid one among them: the header is refused whole (400).
+    let nine = format!("{} {valid}", ["v1,AAAA"; MAX_SIGNATURES].join(" "));
     let problem = assert_problem(post(nine).await, 400).await;
     assert!(
         problem["detail"].as_str().unwrap().contains("8 signatures"),
@@ -770,8 +763,8 @@ async fn a_signature_header_with_too_many_candidates_is_refused_without_checking
     let flood = "v1, ".repeat(4_000);
     assert_problem(post(flood).await, 400).await;
     assert_eq!(stored(&server).await, (0, 0), "nothing refused is kept");
-    // Eight, the valid one last: received.
-    let eight = format!("{} {valid}", ["v1,AAAA"; 7].join(" "));
+    // As many as allowed, the valid one last: received.
+    let eight = format!("{} {valid}", ["v1,AAAA"; MAX_SIGNATURES - 1].join(" "));
     assert_eq!(post(eight).await.status(), 200);
     assert_eq!(stored(&server).await, (1, 1));
 }

@@ -28,6 +28,9 @@ pub trait TaskFeed: Send + Sync {
     fn subscribe(&self, owner: Uuid) -> Result<BoxStream<'static, FeedItem>, AppError>;
 }
 
+/// Open subscriptions per owner, shared by the feed and the slots it hands out.
+type OpenCounts = Arc<Mutex<HashMap<Uuid, usize>>>;
+
 /// The most live subscriptions one account may hold on one instance.
 pub const MAX_STREAMS_PER_OWNER: usize = 5;
 
@@ -37,7 +40,7 @@ pub const MAX_STREAMS_PER_OWNER: usize = 5;
 pub struct CappedFeed {
     inner: Arc<dyn TaskFeed>,
     per_owner: usize,
-    open: Arc<Mutex<HashMap<Uuid, usize>>>,
+    open: OpenCounts,
 }
 
 impl CappedFeed {
@@ -70,12 +73,12 @@ impl TaskFeed for CappedFeed {
 
 /// One owner's place among the open subscriptions, given back on drop.
 struct Slot {
-    open: Arc<Mutex<HashMap<Uuid, usize>>>,
+    open: OpenCounts,
     owner: Uuid,
 }
 
 impl Slot {
-    fn take(open: &Arc<Mutex<HashMap<Uuid, usize>>>, owner: Uuid, cap: usize) -> Option<Self> {
+    fn take(open: &OpenCounts, owner: Uuid, cap: usize) -> Option<Self> {
         let mut counts = open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let count = counts.entry(owner).or_default();
         (*count < cap).then(|| {

@@ -106,7 +106,9 @@ pub enum VerifyError {
     #[error("the webhook-timestamp header is not a Unix time in seconds")]
     BadTimestamp,
     #[error(
-        "the webhook-signature header holds more than 8 signatures or 1024 bytes (MAX_SIGNATURES, MAX_SIGNATURE_HEADER)"
+        "the webhook-signature header holds more than {} signatures or {} bytes",
+        MAX_SIGNATURES,
+        MAX_SIGNATURE_HEADER
     )]
     TooManySignatures,
     #[error("the webhook-timestamp is outside the accepted window (replayed or clock skew)")]
