@@ -317,6 +317,107 @@ async fn concurrent_uses_of_one_refresh_token_succeed_at_most_once() {
     );
 }
 
+/// Waits until `n` statements of this test's database are waiting for a lock.
+async fn lock_waiters(server: &TestServer, n: i64) {
+    common::eventually(&format!("{n} statements waiting for a lock"), async || {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(server.db())
+        .await
+        .unwrap();
+        waiting == n
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_logout_during_a_rotation_also_revokes_the_successor() {
+    let (_env, server) = server().await;
+    let session = server.signed_in("ada@example.com").await;
+    // Hold the token's row, so that the rotation stops on it with its transaction open, and
+    // the logout arrives while the successor is not yet committed.
+    let mut holder = server.db().begin().await.unwrap();
+    sqlx::query("SELECT id FROM refresh_tokens FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let body = json!({ "refresh_token": session.refresh });
+    let rotation = server.post("/auth/refresh", None, body.clone());
+    let logout = async {
+        lock_waiters(&server, 1).await;
+        server
+            .post("/auth/logout", Some(&session.access), body.clone())
+            .await
+    };
+    let release = async {
+        lock_waiters(&server, 2).await;
+        holder.commit().await.unwrap();
+    };
+    let (rotated, logged_out, ()) = tokio::join!(rotation, logout, release);
+    assert_eq!(rotated.status(), 200);
+    assert_eq!(logged_out.status(), 204);
+    // The rotation finished first, but the family it extended is revoked all the same.
+    let successor: serde_json::Value = rotated.json().await.unwrap();
+    let refresh = server
+        .post(
+            "/auth/refresh",
+            None,
+            json!({ "refresh_token": successor["refresh_token"] }),
+        )
+        .await;
+    assert_problem(refresh, 401).await;
+}
+
+#[tokio::test]
+async fn a_login_ends_at_its_familys_maximum_age_however_often_it_refreshes() {
+    let (_env, server) = server().await;
+    let session = server.signed_in("ada@example.com").await;
+    let refresh = async |token: &str| {
+        server
+            .post("/auth/refresh", None, json!({ "refresh_token": token }))
+            .await
+    };
+    // The login was almost 90 days ago (REFRESH_FAMILY_MAX_AGE_SECS' default): the successor
+    // lives for what is left of them, not for a fresh REFRESH_TOKEN_TTL_SECS.
+    sqlx::query(
+        "UPDATE refresh_tokens
+         SET family_started_at = now() - interval '90 days' + interval '1 hour'",
+    )
+    .execute(server.db())
+    .await
+    .unwrap();
+    let rotated = refresh(&session.refresh).await;
+    assert_eq!(rotated.status(), 200);
+    let rotated: serde_json::Value = rotated.json().await.unwrap();
+    let left = rotated["refresh_expires_in"].as_i64().unwrap();
+    assert!((3500..=3600).contains(&left), "{left}");
+    let (inherited, expires_at): (bool, bool) = sqlx::query_as(
+        "SELECT family_started_at < now() - interval '89 days',
+                expires_at <= family_started_at + interval '90 days'
+         FROM refresh_tokens WHERE used_at IS NULL",
+    )
+    .fetch_one(server.db())
+    .await
+    .unwrap();
+    assert!(
+        inherited && expires_at,
+        "the successor keeps the family's start and end"
+    );
+
+    // Past the maximum age, the family's live token is refused like a revoked one.
+    sqlx::query("UPDATE refresh_tokens SET family_started_at = now() - interval '91 days'")
+        .execute(server.db())
+        .await
+        .unwrap();
+    let next = rotated["refresh_token"].as_str().unwrap();
+    assert_problem(refresh(next).await, 401).await;
+    // A new login is a new family.
+    let fresh = server.log_in("ada@example.com").await;
+    assert_eq!(refresh(&fresh.refresh).await.status(), 200);
+}
+
 #[tokio::test]
 async fn garbage_refresh_tokens_are_401() {
     let (_env, server) = server().await;

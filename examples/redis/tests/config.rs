@@ -82,6 +82,22 @@ fn every_malformed_variable_is_reported_at_once() {
 }
 
 #[test]
+fn a_refresh_family_shorter_than_one_refresh_token_is_refused() {
+    let mut vars = valid();
+    vars.extend([
+        ("REFRESH_TOKEN_TTL_SECS", "3600"),
+        ("REFRESH_FAMILY_MAX_AGE_SECS", "600"),
+    ]);
+    let err = load(&vars).unwrap_err();
+    assert!(
+        err.contains("REFRESH_FAMILY_MAX_AGE_SECS must be at least REFRESH_TOKEN_TTL_SECS"),
+        "{err}"
+    );
+    vars.push(("REFRESH_FAMILY_MAX_AGE_SECS", "3600"));
+    assert!(load(&vars).is_ok());
+}
+
+#[test]
 fn a_database_url_with_the_wrong_scheme_is_refused_without_echoing_it() {
     let mut vars = valid();
     vars[0] = ("DATABASE_URL", "mysql://root:hunter2@db/app");

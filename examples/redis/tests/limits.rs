@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use common::{PASSWORD, TestEnv, TestServer, assert_problem};
 
+use task_svc::app::limits::ACCOUNT_BUDGET_FACTOR;
+
 #[tokio::test]
 async fn the_api_limit_answers_429_with_retry_after_and_spares_the_probes() {
     let env = TestEnv::new().await;
@@ -83,6 +85,61 @@ async fn an_ipv6_client_has_one_api_budget_for_its_whole_64() {
     );
     // The next /64 is someone else.
     assert_eq!(get_from(&server, "2001:db8:1:3::1").await, 200);
+}
+
+#[tokio::test]
+async fn a_strangers_wrong_passwords_do_not_lock_the_owner_out() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "2"),
+        ("AUTH_RATE_LIMIT_BURST", "2"),
+        ("TRUSTED_PROXY_HOPS", "1"),
+    ]);
+    let server = TestServer::start(&config).await;
+    assert_eq!(
+        server.register("ada@example.com", PASSWORD).await.status(),
+        201
+    );
+    // A stranger guesses from one address until it is refused, and keeps going.
+    let stranger = "203.0.113.66";
+    for _ in 0..2 {
+        assert_eq!(
+            server
+                .login_from(stranger, "ada@example.com", "a wrong guess")
+                .await,
+            401
+        );
+    }
+    for _ in 0..5 {
+        assert_eq!(
+            server
+                .login_from(stranger, "ada@example.com", PASSWORD)
+                .await,
+            429
+        );
+    }
+    // The owner, elsewhere, is not locked out.
+    let owner = "198.51.100.7";
+    assert_eq!(
+        server.login_from(owner, "ada@example.com", PASSWORD).await,
+        200
+    );
+    // Many addresses at once still meet the account's own ceiling, ACCOUNT_BUDGET_FACTOR
+    // times an address's (a few of its attempts may refill while the loop runs).
+    let budget = 2 * ACCOUNT_BUDGET_FACTOR.get();
+    let mut refused_at = None;
+    for n in 1..=budget + 5 {
+        let status = server
+            .login_from(&format!("192.0.2.{n}"), "ada@example.com", "a wrong guess")
+            .await;
+        if status == 429 {
+            refused_at = Some(n);
+            break;
+        }
+        assert_eq!(status, 401);
+    }
+    let refused_at = refused_at.expect("the account's budget ends");
+    assert!(refused_at >= budget - 3, "refused after {refused_at}");
 }
 
 #[tokio::test]

@@ -1,13 +1,15 @@
-//! The stricter limit on login, register and refresh: attempts per minute per client IP and,
-//! separately, per account, so neither one address nor a botnet aimed at one account gets
-//! more than `AUTH_RATE_LIMIT_PER_MINUTE` tries. The whole API's per-IP limit is a layer
+//! The stricter limit on login, register and refresh: attempts per minute per client IP
+//! (`AUTH_RATE_LIMIT_PER_MINUTE`) and, separately, per account, with
+//! [`ACCOUNT_BUDGET_FACTOR`] times that budget. One address cannot spend an account's budget,
+//! so a stranger guessing from one place cannot keep the owner out; a botnet aimed at one
+//! account still meets a ceiling. The whole API's per-IP limit is a layer
 //! (`http::rate_limit`).
 //!
 //! These limits live in this process's memory, so with several instances each counts on its
 //! own. The per-account limit can be given a [`SharedLimit`], a store every instance counts
 //! in; when it is unavailable the in-memory limit stands in.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -27,6 +29,11 @@ pub enum Action {
     Login,
     Refresh,
 }
+
+/// An account's budget is this many times an address's. The per-address budget is spent
+/// first (each attempt takes one from both), so one address can use at most a tenth of an
+/// account's: it takes ten addresses at full rate to lock an owner out, not one.
+pub const ACCOUNT_BUDGET_FACTOR: NonZeroU32 = NonZeroU32::new(10).unwrap();
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
@@ -72,33 +79,42 @@ const SHARED_WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct AuthLimiter {
+    /// Per address.
     limiter: Arc<DefaultKeyedRateLimiter<Key>>,
+    /// Per account, when the shared store cannot be asked.
+    accounts: Arc<DefaultKeyedRateLimiter<Key>>,
     shared: Option<Arc<dyn SharedLimit>>,
-    /// Attempts per account per shared window: the larger of the rate and the burst, so the
-    /// shared limit never refuses what the local one would allow at once.
+    /// Attempts per account per shared window: the larger of the account's rate and burst, so
+    /// the shared limit never refuses what the local one would allow at once.
     shared_limit: u32,
 }
 
 impl AuthLimiter {
     pub fn new(config: &RateLimitConfig, shared: Option<Arc<dyn SharedLimit>>) -> Self {
         let quota = Quota::per_minute(config.auth_per_minute).allow_burst(config.auth_burst);
+        let per_minute = config.auth_per_minute.saturating_mul(ACCOUNT_BUDGET_FACTOR);
+        let burst = config.auth_burst.saturating_mul(ACCOUNT_BUDGET_FACTOR);
         Self {
             limiter: Arc::new(RateLimiter::keyed(quota)),
+            accounts: Arc::new(RateLimiter::keyed(
+                Quota::per_minute(per_minute).allow_burst(burst),
+            )),
             shared,
-            shared_limit: config.auth_per_minute.max(config.auth_burst).get(),
+            shared_limit: per_minute.max(burst).get(),
         }
     }
 
     // ANCHOR: auth_limiter_check
     /// Takes one attempt for the client IP and, when known, the account; fails with 429 and
-    /// the wait when either is spent.
+    /// the wait when either is spent. An address that is over its own budget is refused
+    /// before it can take anything from the account's.
     pub async fn check(
         &self,
         action: Action,
         ip: IpAddr,
         account: Option<&str>,
     ) -> Result<(), AppError> {
-        self.check_local(&Key::Ip(action, limit_key(ip)))?;
+        check(&self.limiter, &Key::Ip(action, limit_key(ip)))?;
         let Some(account) = account else {
             return Ok(());
         };
@@ -115,25 +131,27 @@ impl AuthLimiter {
                 Err(SharedLimitUnavailable) => {}
             }
         }
-        self.check_local(&Key::Account(action, account.to_owned()))
-    }
-
-    fn check_local(&self, key: &Key) -> Result<(), AppError> {
-        let now = DefaultClock::default().now();
-        self.limiter
-            .check_key(key)
-            .map_err(|not_until| AppError::TooManyRequests {
-                retry_after: not_until.wait_time_from(now).max(Duration::from_secs(1)),
-            })
+        check(&self.accounts, &Key::Account(action, account.to_owned()))
     }
     // ANCHOR_END: auth_limiter_check
 
     /// Forgets keys whose limits have fully recovered, keeping memory bounded; called
     /// periodically.
     pub fn retain_recent(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
+        for limiter in [&self.limiter, &self.accounts] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
     }
+}
+
+fn check(limiter: &DefaultKeyedRateLimiter<Key>, key: &Key) -> Result<(), AppError> {
+    let now = DefaultClock::default().now();
+    limiter
+        .check_key(key)
+        .map_err(|not_until| AppError::TooManyRequests {
+            retry_after: not_until.wait_time_from(now).max(Duration::from_secs(1)),
+        })
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ pub struct Tokens {
     access_ttl: chrono::Duration,
     refresh_ttl: chrono::Duration,
     leeway: chrono::Duration,
+    family_max_age: chrono::Duration,
 }
 
 impl Tokens {
@@ -78,6 +79,8 @@ impl Tokens {
             access_ttl: chrono::Duration::from_std(config.access_ttl).unwrap_or_default(),
             refresh_ttl: chrono::Duration::from_std(config.refresh_ttl).unwrap_or_default(),
             leeway: chrono::Duration::from_std(config.leeway).unwrap_or_default(),
+            family_max_age: chrono::Duration::from_std(config.refresh_family_max_age)
+                .unwrap_or(chrono::Duration::MAX),
         }
     }
     // ANCHOR_END: validation
@@ -93,6 +96,11 @@ impl Tokens {
 
     pub fn refresh_expiry(&self) -> DateTime<Utc> {
         Utc::now() + self.refresh_ttl
+    }
+
+    /// How long a refresh-token family lives from its login, however often it rotates.
+    pub fn family_max_age(&self) -> chrono::Duration {
+        self.family_max_age
     }
 
     pub fn issue_access(

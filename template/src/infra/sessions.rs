@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
@@ -11,6 +11,21 @@ use crate::{
 };
 
 pub struct PgSessionRepository(pub PgPool);
+
+/// Serialises the changes to one refresh-token family until the transaction ends. Without it,
+/// a revocation whose statement began while a rotation was in flight would miss the successor
+/// that rotation inserts, and the family would live on in it. (Unrelated families whose keys
+/// collide only wait for each other.)
+async fn lock_family(conn: &mut PgConnection, family_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"SELECT true AS "locked!"
+           FROM pg_advisory_xact_lock(hashtextextended('refresh-family:' || $1::uuid::text, 0))"#,
+        family_id,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(())
+}
 
 #[async_trait]
 impl SessionRepository for PgSessionRepository {
@@ -42,12 +57,14 @@ impl SessionRepository for PgSessionRepository {
         &self,
         presented: &[u8],
         next: NewRefreshToken,
+        family_max_age: chrono::Duration,
     ) -> Result<Rotation, AppError> {
         let mut tx = self.0.begin().await?;
-        // Locks are taken user row first, token row second, the order `end_all_sessions`
-        // uses, so the two never deadlock.
-        let Some(owner) = sqlx::query_scalar!(
-            "SELECT user_id FROM refresh_tokens WHERE token_hash = $1",
+        // Locks are taken user row first (the order `end_all_sessions` uses), then the
+        // family (the order `revoke_family_of` uses), then the token row, so none of them
+        // deadlock.
+        let Some(owner) = sqlx::query!(
+            "SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1",
             presented,
         )
         .fetch_optional(&mut *tx)
@@ -58,18 +75,19 @@ impl SessionRepository for PgSessionRepository {
         let Some(account) = sqlx::query!(
             r#"SELECT session_epoch, disabled_at IS NOT NULL AS "disabled!"
                FROM users WHERE id = $1 FOR SHARE"#,
-            owner,
+            owner.user_id,
         )
         .fetch_optional(&mut *tx)
         .await?
         else {
             return Ok(Rotation::Dead);
         };
+        lock_family(&mut tx, owner.family_id).await?;
         // ANCHOR: reuse_detection
         // The row lock serialises concurrent uses of one token: the second waits, then sees
         // `used_at` set and is treated as a replay.
         let Some(token) = sqlx::query!(
-            "SELECT family_id, user_id, expires_at, used_at, revoked_at
+            "SELECT family_id, user_id, expires_at, family_started_at, used_at, revoked_at
              FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
             presented,
         )
@@ -97,9 +115,13 @@ impl SessionRepository for PgSessionRepository {
             });
         }
         // ANCHOR_END: reuse_detection
-        if token.revoked_at.is_some() || token.expires_at <= Utc::now() {
+        let now = Utc::now();
+        let family_ends = token.family_started_at + family_max_age;
+        if token.revoked_at.is_some() || token.expires_at <= now || family_ends <= now {
             return Ok(Rotation::Dead);
         }
+        // The successor never outlives its family.
+        let expires_at = next.expires_at.min(family_ends);
         sqlx::query!(
             "UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1",
             presented,
@@ -107,13 +129,15 @@ impl SessionRepository for PgSessionRepository {
         .execute(&mut *tx)
         .await?;
         sqlx::query!(
-            "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO refresh_tokens
+                 (id, family_id, user_id, token_hash, expires_at, family_started_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
             next.id,
             token.family_id,
             token.user_id,
             next.hash,
-            next.expires_at,
+            expires_at,
+            token.family_started_at,
         )
         .execute(&mut *tx)
         .await?;
@@ -122,20 +146,33 @@ impl SessionRepository for PgSessionRepository {
             user_id: token.user_id,
             family_id: token.family_id,
             session_epoch: account.session_epoch,
+            expires_at,
         })
     }
 
     async fn revoke_family_of(&self, user_id: Uuid, presented: &[u8]) -> Result<(), AppError> {
-        sqlx::query!(
-            "UPDATE refresh_tokens SET revoked_at = now()
-             WHERE revoked_at IS NULL AND family_id = (
-                 SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2
-             )",
+        let mut tx = self.0.begin().await?;
+        let Some(family_id) = sqlx::query_scalar!(
+            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2",
             presented,
             user_id,
         )
-        .execute(&self.0)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(());
+        };
+        // Once the family is ours, a rotation in flight has committed its successor, and
+        // this statement's snapshot (taken after the lock) sees it.
+        lock_family(&mut tx, family_id).await?;
+        sqlx::query!(
+            "UPDATE refresh_tokens SET revoked_at = now()
+             WHERE family_id = $1 AND revoked_at IS NULL",
+            family_id,
+        )
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -374,6 +374,19 @@ impl TestServer {
         .await
     }
 
+    /// A login from `client_ip`, as a trusted proxy (`TRUSTED_PROXY_HOPS=1`) reports it.
+    pub async fn login_from(&self, client_ip: &str, email: &str, password: &str) -> u16 {
+        self.client
+            .post(self.url("/auth/login"))
+            .header("x-forwarded-for", client_ip)
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("request completes")
+            .status()
+            .as_u16()
+    }
+
     /// Registers `email` with [`PASSWORD`] and logs in.
     pub async fn signed_in(&self, email: &str) -> Session {
         let registered = self.register(email, PASSWORD).await;

@@ -22,15 +22,18 @@ pub struct NewRefreshToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
     /// The token was live and its account enabled: it is now used, and `next` (same family)
-    /// is stored. `session_epoch` is the account's, read under the same lock.
+    /// is stored. `session_epoch` is the account's, read under the same lock. `expires_at` is
+    /// the successor's: `next.expires_at`, or the family's end if that comes first.
     Rotated {
         user_id: Uuid,
         family_id: Uuid,
         session_epoch: i32,
+        expires_at: DateTime<Utc>,
     },
     /// The token had been used before: someone replayed it. The whole family is revoked.
     Reused { user_id: Uuid, family_id: Uuid },
-    /// Revoked (logout, or an earlier reuse), expired, or its account is disabled.
+    /// Revoked (logout, or an earlier reuse), expired, past its family's maximum age, or its
+    /// account is disabled.
     Dead,
     /// No such token.
     Unknown,
@@ -48,11 +51,13 @@ pub trait SessionRepository: Send + Sync {
 
     /// Marks the token with hash `presented` used and stores `next` in its family; see
     /// [`Rotation`] for the other outcomes. `next.family_id` and `next.user_id` are ignored:
-    /// the successor inherits them from the presented token.
+    /// the successor inherits them (and the family's start) from the presented token. A
+    /// family older than `family_max_age` is dead.
     async fn rotate_refresh(
         &self,
         presented: &[u8],
         next: NewRefreshToken,
+        family_max_age: chrono::Duration,
     ) -> Result<Rotation, AppError>;
 
     /// Revokes the family of the token with hash `presented`, if `user_id` owns it.

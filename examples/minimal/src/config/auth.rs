@@ -20,6 +20,9 @@ pub struct AuthConfig {
     pub leeway: Duration,
     /// Lifetime of a refresh token; each use replaces it (`REFRESH_TOKEN_TTL_SECS`).
     pub refresh_ttl: Duration,
+    /// How long one login's refresh tokens can go on replacing each other, from the login
+    /// (`REFRESH_FAMILY_MAX_AGE_SECS`): after that, the user logs in again.
+    pub refresh_family_max_age: Duration,
     /// Server-side secrets mixed into every password hash (`PASSWORD_PEPPERS`).
     pub peppers: Peppers,
     /// Argon2id memory cost in KiB (`PASSWORD_HASH_MEMORY_KIB`).
@@ -46,6 +49,7 @@ impl AuthConfig {
             access_ttl: env.seconds("JWT_ACCESS_TTL_SECS", 900),
             leeway: Duration::from_secs(env.parse("JWT_LEEWAY_SECS", "30")),
             refresh_ttl: env.seconds("REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600),
+            refresh_family_max_age: env.seconds("REFRESH_FAMILY_MAX_AGE_SECS", 90 * 24 * 3600),
             peppers: peppers(env, "PASSWORD_PEPPERS"),
             hash_memory_kib: env.parse("PASSWORD_HASH_MEMORY_KIB", "19456"),
             hash_iterations: env.parse("PASSWORD_HASH_ITERATIONS", "2"),
@@ -63,6 +67,10 @@ impl AuthConfig {
             )
             .is_ok(),
             "PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS and PASSWORD_HASH_PARALLELISM are not valid Argon2 parameters (memory >= 8 x parallelism KiB, iterations >= 1)",
+        );
+        env.require(
+            config.refresh_family_max_age >= config.refresh_ttl,
+            "REFRESH_FAMILY_MAX_AGE_SECS must be at least REFRESH_TOKEN_TTL_SECS: it bounds a login's whole chain of refresh tokens, the first one included",
         );
         env.require(
             config.leeway <= Duration::from_secs(300),

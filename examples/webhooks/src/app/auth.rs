@@ -158,12 +158,13 @@ impl AuthService {
         };
         match self
             .sessions
-            .rotate_refresh(&presented, stored_next)
+            .rotate_refresh(&presented, stored_next, self.tokens.family_max_age())
             .await?
         {
             Rotation::Rotated {
                 user_id,
                 session_epoch,
+                expires_at,
                 ..
             } => {
                 let access = self.tokens.issue_access(user_id, session_epoch)?;

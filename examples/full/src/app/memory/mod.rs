@@ -72,6 +72,8 @@ struct RefreshRow {
     user_id: Uuid,
     hash: Vec<u8>,
     expires_at: DateTime<Utc>,
+    /// The login that began the family.
+    family_started_at: DateTime<Utc>,
     used: bool,
     revoked: bool,
 }

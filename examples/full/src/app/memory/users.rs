@@ -164,6 +164,7 @@ impl SessionRepository for Memory {
                 user_id: token.user_id,
                 hash: token.hash,
                 expires_at: token.expires_at,
+                family_started_at: Utc::now(),
                 used: false,
                 revoked: false,
             });
@@ -175,6 +176,7 @@ impl SessionRepository for Memory {
         &self,
         presented: &[u8],
         next: NewRefreshToken,
+        family_max_age: chrono::Duration,
     ) -> Result<Rotation, AppError> {
         let mut state = self.state();
         let Some(index) = state
@@ -203,15 +205,20 @@ impl SessionRepository for Memory {
                 Rotation::Reused { user_id, family_id }
             });
         }
-        if token.revoked || token.expires_at <= Utc::now() {
+        let now = Utc::now();
+        let family_started_at = token.family_started_at;
+        let family_ends = family_started_at + family_max_age;
+        if token.revoked || token.expires_at <= now || family_ends <= now {
             return Ok(Rotation::Dead);
         }
+        let expires_at = next.expires_at.min(family_ends);
         state.refresh_tokens[index].used = true;
         state.refresh_tokens.push(RefreshRow {
             family_id,
             user_id,
             hash: next.hash,
-            expires_at: next.expires_at,
+            expires_at,
+            family_started_at,
             used: false,
             revoked: false,
         });
@@ -219,6 +226,7 @@ impl SessionRepository for Memory {
             user_id,
             family_id,
             session_epoch: epoch,
+            expires_at,
         })
     }
 

@@ -41,16 +41,20 @@ fn config(per_minute: u32) -> RateLimitConfig {
 async fn the_shared_count_decides_and_the_local_one_stands_in_when_it_is_down() {
     let shared = Arc::new(FakeShared::default());
     let limiter = AuthLimiter::new(&config(2), Some(shared.clone()));
-    let ip = |n| IpAddr::from([192, 0, 2, n]);
-    // Other instances already used one attempt of this account's two.
-    shared
-        .hit(
-            &format!("limit:Login:{:x}", Sha256::digest(b"ada")),
-            2,
-            SHARED_WINDOW,
-        )
-        .await
-        .unwrap();
+    let budget = 2 * ACCOUNT_BUDGET_FACTOR.get();
+    // One address per attempt, so only the account's budget is in play.
+    let ip = |n: u32| IpAddr::from(std::net::Ipv4Addr::from(0xC000_0200_u32 + n));
+    // Other instances already used all but one attempt of this account's.
+    for _ in 1..budget {
+        shared
+            .hit(
+                &format!("limit:Login:{:x}", Sha256::digest(b"ada")),
+                budget,
+                SHARED_WINDOW,
+            )
+            .await
+            .unwrap();
+    }
     assert!(
         limiter
             .check(Action::Login, ip(1), Some("ada"))
@@ -64,23 +68,46 @@ async fn the_shared_count_decides_and_the_local_one_stands_in_when_it_is_down() 
     );
     // The store goes away: this instance's own count (none for ada yet) takes over.
     *shared.down.lock().unwrap() = true;
+    for n in 0..budget {
+        let attempt = limiter.check(Action::Login, ip(10 + n), Some("ada")).await;
+        assert!(attempt.is_ok(), "attempt {n}: {attempt:?}");
+    }
     assert!(
         limiter
-            .check(Action::Login, ip(3), Some("ada"))
-            .await
-            .is_ok()
-    );
-    assert!(
-        limiter
-            .check(Action::Login, ip(4), Some("ada"))
-            .await
-            .is_ok()
-    );
-    assert!(
-        limiter
-            .check(Action::Login, ip(5), Some("ada"))
+            .check(Action::Login, ip(10 + budget), Some("ada"))
             .await
             .is_err()
+    );
+}
+
+#[tokio::test]
+async fn one_address_cannot_spend_an_accounts_budget() {
+    let limiter = AuthLimiter::new(&config(2), None);
+    let stranger = IpAddr::from([203, 0, 113, 66]);
+    let owner = IpAddr::from([198, 51, 100, 7]);
+    // The stranger keeps trying long after its own budget is gone...
+    for _ in 0..2 {
+        assert!(
+            limiter
+                .check(Action::Login, stranger, Some("ada"))
+                .await
+                .is_ok()
+        );
+    }
+    for _ in 0..50 {
+        assert!(
+            limiter
+                .check(Action::Login, stranger, Some("ada"))
+                .await
+                .is_err()
+        );
+    }
+    // ...and the owner, elsewhere, still gets in.
+    assert!(
+        limiter
+            .check(Action::Login, owner, Some("ada"))
+            .await
+            .is_ok()
     );
 }
 
