@@ -386,6 +386,77 @@ async fn an_endpoint_that_keeps_failing_is_disabled_until_its_owner_enables_it()
     assert_eq!(enabled["failure_streak"], 0);
 }
 
+/// A receiver that answers 200 after `delay`, counting the requests it holds at once.
+#[derive(Clone, Default)]
+struct SlowReceiver {
+    /// Requests being held now, the most held at once, and answered so far.
+    counts: Arc<Mutex<(usize, usize, usize)>>,
+}
+
+impl SlowReceiver {
+    async fn start(delay: Duration) -> (Self, String) {
+        let receiver = Self::default();
+        let counts = receiver.counts.clone();
+        let router = axum::Router::new().fallback(move || {
+            let counts = counts.clone();
+            async move {
+                {
+                    let mut c = counts.lock().unwrap();
+                    c.0 += 1;
+                    c.1 = c.1.max(c.0);
+                }
+                tokio::time::sleep(delay).await;
+                let mut c = counts.lock().unwrap();
+                c.0 -= 1;
+                c.2 += 1;
+                StatusCode::OK
+            }
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (receiver, url)
+    }
+
+    fn counts(&self) -> (usize, usize, usize) {
+        *self.counts.lock().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn one_accounts_slow_endpoints_hold_at_most_their_share_of_the_workers() {
+    let (_env, server, ada) =
+        outbound(&[("JOBS_CONCURRENCY", "2"), ("JOBS_MAX_PER_LANE", "1")]).await;
+    // Ada's three endpoints each take 1.5 s to answer.
+    let (slow, base) = SlowReceiver::start(Duration::from_millis(1500)).await;
+    for path in ["a", "b", "c"] {
+        register(
+            &server,
+            &ada,
+            &format!("{base}/{path}"),
+            json!(["task.created"]),
+        )
+        .await;
+    }
+    let bob = server.signed_in("bob@example.com").await;
+    let (fast, fast_url) = Receiver::start(&[]).await;
+    register(&server, &bob, &fast_url, json!(["task.created"])).await;
+
+    create_task(&server, &ada, "Slow news").await;
+    eventually("one of Ada's deliveries is being held", async || {
+        slow.counts().0 == 1
+    })
+    .await;
+    create_task(&server, &bob, "Fast news").await;
+    // Bob's fan-out and delivery run on the worker Ada's lane leaves free: they do not wait
+    // for her endpoints.
+    eventually("Bob's delivery", async || fast.received().len() == 1).await;
+    assert_eq!(slow.counts().2, 0, "Bob waited for one of Ada's endpoints");
+    // Ada's deliveries all arrive, one at a time.
+    eventually("Ada's three deliveries", async || slow.counts().2 == 3).await;
+    assert_eq!(slow.counts().1, 1, "at most JOBS_MAX_PER_LANE at once");
+}
+
 #[tokio::test]
 async fn during_a_secret_rotation_both_secrets_sign() {
     let (_env, server, ada) = outbound(&[]).await;

@@ -11,6 +11,10 @@ pub struct JobsConfig {
     pub worker: bool,
     /// Jobs one worker runs at once (`JOBS_CONCURRENCY`).
     pub concurrency: usize,
+    /// Jobs of one lane (one account's webhook deliveries) running at once, across every
+    /// worker (`JOBS_MAX_PER_LANE`; half of `JOBS_CONCURRENCY`, rounded up, by default), so
+    /// one account's slow endpoints cannot hold every worker.
+    pub max_per_lane: usize,
     /// How often the worker looks for due jobs without being poked (`JOBS_POLL_INTERVAL_MS`).
     pub poll_interval: Duration,
     /// One attempt that takes longer fails and is retried (`JOBS_TIMEOUT_MS`).
@@ -28,9 +32,11 @@ pub struct JobsConfig {
 
 impl JobsConfig {
     pub(super) fn read(env: &mut Reader) -> Self {
+        let concurrency: usize = env.count("JOBS_CONCURRENCY", "4");
         let config = Self {
             worker: env.parse("JOBS_WORKER", "true"),
-            concurrency: env.count("JOBS_CONCURRENCY", "4"),
+            concurrency,
+            max_per_lane: env.count("JOBS_MAX_PER_LANE", &concurrency.div_ceil(2).to_string()),
             poll_interval: env.millis("JOBS_POLL_INTERVAL_MS", 1_000),
             timeout: env.millis("JOBS_TIMEOUT_MS", 30_000),
             max_attempts: env.count("JOBS_MAX_ATTEMPTS", "8"),

@@ -22,12 +22,13 @@ pub struct PgJobQueue(pub PgPool);
 /// it. `false` when a job with the same key exists already.
 pub async fn enqueue(conn: &mut PgConnection, job: &Job) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query!(
-        "INSERT INTO jobs (id, kind, key, payload) VALUES ($1, $2, $3, $4)
+        "INSERT INTO jobs (id, kind, key, payload, lane) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (key) DO NOTHING",
         Uuid::now_v7(),
         job.kind,
         job.key,
         job.payload,
+        job.lane,
     )
     .execute(conn)
     .await?
@@ -79,7 +80,12 @@ impl JobQueue for PgJobQueue {
         Ok(enqueue(&mut conn, job).await?)
     }
 
-    async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, AppError> {
+    async fn claim(
+        &self,
+        limit: usize,
+        per_lane: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, AppError> {
         let lease_id = Uuid::now_v7();
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
         // Each `ARRAY(...)` runs its locking subquery exactly once. Expired leases (a crashed
@@ -88,8 +94,20 @@ impl JobQueue for PgJobQueue {
         // One `WHERE a OR b ORDER BY run_at` made Postgres collect and sort every due job on
         // each claim instead: 27 ms with a backlog of 14,000 jobs (measured in the benchmark,
         // day 20), so the queue slowed down exactly when it was needed most.
+        //
+        // Lanes: `busy` counts the running jobs of each lane (few rows: at most the workers
+        // of every instance). A lane at its share is skipped by the scan, so one account's
+        // backlog cannot fill the batch; within the batch, `place` numbers each lane's jobs
+        // after the ones already running, and only places up to the share are claimed.
+        // Claims of two instances at the same moment can both see a free place: the share
+        // is exact per claim, and at most one over across instances for a moment.
         let rows = sqlx::query!(
-            r#"UPDATE jobs
+            r#"WITH busy AS (
+                   SELECT lane, count(*) AS running FROM jobs
+                   WHERE status = 'running' AND lane IS NOT NULL
+                   GROUP BY lane
+               )
+               UPDATE jobs
                SET status = 'running', attempts = attempts + 1, lease_id = $1,
                    locked_until = now() + $2::bigint * interval '1 millisecond'
                WHERE id = ANY((
@@ -98,16 +116,28 @@ impl JobQueue for PgJobQueue {
                          ORDER BY locked_until
                          LIMIT $3
                          FOR UPDATE SKIP LOCKED)
-                   || ARRAY(SELECT id FROM jobs
-                            WHERE status = 'queued' AND run_at <= now()
-                            ORDER BY run_at
-                            LIMIT $3
-                            FOR UPDATE SKIP LOCKED)
+                   || ARRAY(SELECT id FROM (
+                                SELECT due.id, due.lane, due.run_at,
+                                       row_number() OVER (PARTITION BY due.lane
+                                                          ORDER BY due.run_at)
+                                           + coalesce(busy.running, 0) AS place
+                                FROM (SELECT id, lane, run_at FROM jobs
+                                      WHERE status = 'queued' AND run_at <= now()
+                                        AND (lane IS NULL OR lane NOT IN (
+                                            SELECT lane FROM busy WHERE running >= $4))
+                                      ORDER BY run_at
+                                      LIMIT $3
+                                      FOR UPDATE SKIP LOCKED) AS due
+                                LEFT JOIN busy ON busy.lane = due.lane
+                            ) AS ranked
+                            WHERE lane IS NULL OR place <= $4
+                            ORDER BY run_at)
                )[1:$3])
                RETURNING id, kind, attempts, payload"#,
             lease_id,
             lease_ms,
             i64::try_from(limit).unwrap_or(i64::MAX),
+            i64::try_from(per_lane).unwrap_or(i64::MAX),
         )
         .fetch_all(&self.0)
         .await?;

@@ -21,12 +21,16 @@ pub trait JobSpec: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn key(&self) -> String;
 }
 
-/// A job ready to be stored: its kind, key and payload.
+/// A job ready to be stored: its kind, key, payload and lane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub kind: &'static str,
     pub key: String,
     pub payload: serde_json::Value,
+    /// Whose work this is, when one party's jobs could crowd out everyone else's (one
+    /// account's webhook deliveries to its own, possibly slow, endpoints). At most
+    /// `JOBS_MAX_PER_LANE` jobs of one lane run at once; jobs without a lane are not limited.
+    pub lane: Option<String>,
 }
 
 impl Job {
@@ -37,6 +41,15 @@ impl Job {
             // Job payloads are plain structs of strings, ids and times: serializing them
             // cannot fail.
             payload: serde_json::to_value(job).expect("a job payload serializes to JSON"),
+            lane: None,
+        }
+    }
+
+    /// The same job in `lane`.
+    pub fn in_lane(self, lane: String) -> Self {
+        Self {
+            lane: Some(lane),
+            ..self
         }
     }
 }
@@ -147,8 +160,14 @@ pub enum Requeued {
 pub trait JobQueue: Send + Sync {
     /// `false` when a job with the same key exists already.
     async fn enqueue(&self, job: &Job) -> Result<bool, AppError>;
-    /// Up to `limit` due jobs (and jobs whose lease ran out), each held for `lease`.
-    async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, AppError>;
+    /// Up to `limit` due jobs (and jobs whose lease ran out), each held for `lease`, oldest
+    /// first, skipping jobs of a lane that would then have more than `per_lane` running.
+    async fn claim(
+        &self,
+        limit: usize,
+        per_lane: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, AppError>;
     /// `false` when the lease was lost (it expired and another worker claimed the job).
     async fn settle(&self, lease: Lease, outcome: &Outcome) -> Result<bool, AppError>;
     /// A page of jobs in one status, most recently changed first, and their total count.

@@ -57,7 +57,8 @@ impl Worker {
             let free = this.settings.concurrency.saturating_sub(running.len());
             let mut claimed_all = false;
             if free > 0 {
-                match this.queue.claim(free, this.lease()).await {
+                let per_lane = this.settings.max_per_lane;
+                match this.queue.claim(free, per_lane, this.lease()).await {
                     Ok(jobs) => {
                         claimed_all = jobs.len() == free;
                         for job in jobs {

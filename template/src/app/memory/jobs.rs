@@ -20,6 +20,7 @@ use crate::{
 pub(super) struct JobRow {
     pub record: JobRecord,
     payload: serde_json::Value,
+    lane: Option<String>,
     lease_id: Option<Uuid>,
     locked_until: Option<DateTime<Utc>>,
 }
@@ -44,6 +45,7 @@ impl State {
                 updated_at: now,
             },
             payload: job.payload.clone(),
+            lane: job.lane.clone(),
             lease_id: None,
             locked_until: None,
         });
@@ -64,7 +66,12 @@ impl JobQueue for Memory {
         Ok(self.state().enqueue(job))
     }
 
-    async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, AppError> {
+    async fn claim(
+        &self,
+        limit: usize,
+        per_lane: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, AppError> {
         let now = Utc::now();
         let until = now + lease;
         let mut state = self.state();
@@ -81,9 +88,28 @@ impl JobQueue for Memory {
             let row = &state.jobs[i];
             (row.record.status != JobStatus::Running, row.record.run_at)
         });
+        // What runs per lane now, as the Postgres queue counts it (expired leases included).
+        let mut running = std::collections::HashMap::<String, usize>::new();
+        for row in &state.jobs {
+            if let (JobStatus::Running, Some(lane)) = (row.record.status, &row.lane) {
+                *running.entry(lane.clone()).or_default() += 1;
+            }
+        }
         let mut claimed = Vec::new();
-        for i in candidates.into_iter().take(limit) {
+        for i in candidates {
+            if claimed.len() == limit {
+                break;
+            }
             let row = &mut state.jobs[i];
+            if row.record.status == JobStatus::Queued
+                && let Some(lane) = &row.lane
+            {
+                let count = running.entry(lane.clone()).or_default();
+                if *count >= per_lane {
+                    continue;
+                }
+                *count += 1;
+            }
             let lease_id = Uuid::now_v7();
             row.record.status = JobStatus::Running;
             row.record.attempts += 1;

@@ -205,9 +205,7 @@ impl DeliveryStore for Memory {
                 delivered_at: None,
                 attempts: Vec::new(),
             };
-            let job = Job::new(&DeliverWebhook {
-                delivery_id: delivery.id,
-            });
+            let job = DeliverWebhook::job(delivery.id, owner);
             state.webhooks.deliveries.push(StoredDelivery {
                 event_id,
                 endpoint_id: *endpoint,
@@ -337,9 +335,16 @@ impl DeliveryStore for Memory {
             return Ok(Replayed::NotDead);
         }
         delivery.status = DeliveryStatus::Pending;
-        let key = Job::new(&DeliverWebhook { delivery_id }).key;
-        state.jobs.retain(|row| row.record.key != key);
-        state.enqueue(&Job::new(&DeliverWebhook { delivery_id }));
+        let owner = state
+            .webhooks
+            .endpoints
+            .iter()
+            .find(|s| s.endpoint.id == endpoint_id)
+            .map(|s| s.endpoint.owner_id)
+            .unwrap_or_default();
+        let job = DeliverWebhook::job(delivery_id, owner);
+        state.jobs.retain(|row| row.record.key != job.key);
+        state.enqueue(&job);
         Ok(Replayed::Yes)
     }
 

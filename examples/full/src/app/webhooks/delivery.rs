@@ -51,6 +51,14 @@ impl JobSpec for DeliverWebhook {
     }
 }
 
+impl DeliverWebhook {
+    /// The job delivering `delivery_id`, in the lane of its endpoint's owner: however slow
+    /// one account's endpoints are, its deliveries hold at most `JOBS_MAX_PER_LANE` workers.
+    pub fn job(delivery_id: Uuid, owner: Uuid) -> Job {
+        Job::new(&Self { delivery_id }).in_lane(format!("webhooks:{owner}"))
+    }
+}
+
 /// Every task change becomes a `task_event` job, written in the change's transaction; the
 /// worker is poked once it commits.
 pub struct WebhookOutbox(pub Jobs);

@@ -8,12 +8,9 @@ use uuid::Uuid;
 
 use super::{PgWebhookStore, corrupt, excerpt};
 use crate::{
-    app::{
-        jobs::Job,
-        webhooks::{
-            AttemptRecord, AttemptResult, DeliverWebhook, Delivery, DeliveryStatus, DeliveryStore,
-            DeliveryTarget, EventType, Replayed,
-        },
+    app::webhooks::{
+        AttemptRecord, AttemptResult, DeliverWebhook, Delivery, DeliveryStatus, DeliveryStore,
+        DeliveryTarget, EventType, Replayed,
     },
     domain::webhook::WebhookSecret,
     error::AppError,
@@ -45,9 +42,7 @@ impl DeliveryStore for PgWebhookStore {
         .fetch_all(&mut *tx)
         .await?;
         for delivery_id in &created {
-            let job = Job::new(&DeliverWebhook {
-                delivery_id: *delivery_id,
-            });
+            let job = DeliverWebhook::job(*delivery_id, owner);
             crate::infra::jobs::enqueue(&mut tx, &job).await?;
         }
         tx.commit().await?;
@@ -200,17 +195,21 @@ impl DeliveryStore for PgWebhookStore {
 
     async fn replay(&self, endpoint_id: Uuid, delivery_id: Uuid) -> Result<Replayed, AppError> {
         let mut tx = self.0.begin().await?;
-        let status = sqlx::query_scalar!(
-            "SELECT status FROM webhook_deliveries WHERE id = $1 AND endpoint_id = $2 FOR UPDATE",
+        let Some(found) = sqlx::query!(
+            "SELECT d.status, e.owner_id
+             FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+             WHERE d.id = $1 AND d.endpoint_id = $2
+             FOR UPDATE OF d",
             delivery_id,
             endpoint_id,
         )
         .fetch_optional(&mut *tx)
-        .await?;
-        match status.as_deref() {
-            None => return Ok(Replayed::NoSuchDelivery),
-            Some("dead") => {}
-            Some(_) => return Ok(Replayed::NotDead),
+        .await?
+        else {
+            return Ok(Replayed::NoSuchDelivery);
+        };
+        if found.status != "dead" {
+            return Ok(Replayed::NotDead);
         }
         sqlx::query!(
             "UPDATE webhook_deliveries SET status = 'pending' WHERE id = $1",
@@ -221,9 +220,9 @@ impl DeliveryStore for PgWebhookStore {
         // Queue the delivery's job again with a fresh count of attempts, whether it is dead
         // or (its delivery given up on after it finished) done; a job still running is left
         // alone, and so is the delivery.
-        let job = Job::new(&DeliverWebhook { delivery_id });
+        let job = DeliverWebhook::job(delivery_id, found.owner_id);
         let queued = sqlx::query!(
-            "INSERT INTO jobs (id, kind, key, payload) VALUES ($1, $2, $3, $4)
+            "INSERT INTO jobs (id, kind, key, payload, lane) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (key) DO UPDATE
              SET status = 'queued', attempts = 0, run_at = now(), last_error = NULL
              WHERE jobs.status IN ('dead', 'done')",
@@ -231,6 +230,7 @@ impl DeliveryStore for PgWebhookStore {
             job.kind,
             job.key,
             job.payload,
+            job.lane,
         )
         .execute(&mut *tx)
         .await?
