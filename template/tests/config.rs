@@ -69,6 +69,7 @@ fn every_malformed_variable_is_reported_at_once() {
         ),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318"),
         ("SHUTDOWN_DRAIN_TIMEOUT_MS", "0"),
+        ("TRUSTED_PROXY_CIDRS", "10.0.0.0/8,10.0.0.0/33"),
     ]);
     let err = load(&vars).unwrap_err();
     for name in [
@@ -80,6 +81,7 @@ fn every_malformed_variable_is_reported_at_once() {
         "CORS_ALLOWED_ORIGINS",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "SHUTDOWN_DRAIN_TIMEOUT_MS",
+        "TRUSTED_PROXY_CIDRS holds \"10.0.0.0/33\"",
     ] {
         assert!(err.contains(name), "{name} missing from: {err}");
     }
@@ -193,7 +195,7 @@ fn auth_defaults_are_safe_and_the_highest_pepper_is_current() {
     assert_eq!(config.auth.hash_iterations, 2);
     assert_eq!(config.auth.peppers.current().0, 2);
     assert!(config.auth.peppers.get(1).is_some());
-    assert_eq!(config.http.trusted_proxy_hops, 0);
+    assert!(config.http.trusted_proxies.is_empty());
     // Debug output names the pepper ids but never the secrets.
     let debug = format!("{config:?}");
     assert!(!debug.contains("0123456789"), "{debug}");

@@ -59,13 +59,22 @@ async fn forwarded_for_is_ignored_unless_proxies_are_trusted() {
 
     // Behind one trusted proxy, the address it appended is the client...
     let mut vars = limits.to_vec();
-    vars.push(("TRUSTED_PROXY_HOPS", "1"));
+    vars.push(("TRUSTED_PROXY_CIDRS", "127.0.0.1"));
     let proxied = TestServer::start(&env.config(&vars)).await;
     assert_eq!(get_from(&proxied, "203.0.113.1").await, 200);
     assert_eq!(get_from(&proxied, "203.0.113.2").await, 200);
     assert_eq!(get_from(&proxied, "203.0.113.2").await, 429);
     // ...and what the client wrote to the left of it changes nothing.
     assert_eq!(get_from(&proxied, "198.51.100.9, 203.0.113.2").await, 429);
+    proxied.shutdown().await.unwrap();
+
+    // Proxies are trusted by address: a peer that is not one of them is the client, whatever
+    // it writes (it used to be enough to count hops, and any peer was believed).
+    vars.pop();
+    vars.push(("TRUSTED_PROXY_CIDRS", "10.0.0.0/8, fd00::/8"));
+    let elsewhere = TestServer::start(&env.config(&vars)).await;
+    assert_eq!(get_from(&elsewhere, "203.0.113.1").await, 200);
+    assert_eq!(get_from(&elsewhere, "203.0.113.2").await, 429);
 }
 
 #[tokio::test]
@@ -74,7 +83,7 @@ async fn an_ipv6_client_has_one_api_budget_for_its_whole_64() {
     let config = env.config(&[
         ("RATE_LIMIT_PER_SECOND", "1"),
         ("RATE_LIMIT_BURST", "1"),
-        ("TRUSTED_PROXY_HOPS", "1"),
+        ("TRUSTED_PROXY_CIDRS", "127.0.0.1"),
     ]);
     let server = TestServer::start(&config).await;
     assert_eq!(get_from(&server, "2001:db8:1:2::1").await, 200);
@@ -93,7 +102,7 @@ async fn a_strangers_wrong_passwords_do_not_lock_the_owner_out() {
     let config = env.config(&[
         ("AUTH_RATE_LIMIT_PER_MINUTE", "2"),
         ("AUTH_RATE_LIMIT_BURST", "2"),
-        ("TRUSTED_PROXY_HOPS", "1"),
+        ("TRUSTED_PROXY_CIDRS", "127.0.0.1"),
     ]);
     let server = TestServer::start(&config).await;
     assert_eq!(

@@ -296,7 +296,7 @@ async fn the_login_limit_per_account_holds_across_instances() {
     let limits = [
         ("AUTH_RATE_LIMIT_PER_MINUTE", "1"),
         ("AUTH_RATE_LIMIT_BURST", "1"),
-        ("TRUSTED_PROXY_HOPS", "1"),
+        ("TRUSTED_PROXY_CIDRS", "127.0.0.1"),
     ];
     let (_, first, second) = two_instances(&env, &limits).await;
     // Registered on another instance's budget: register counts separately from login.

@@ -24,7 +24,7 @@ use std::fmt;
 
 pub use auth::{AuthConfig, Peppers};
 pub use database::DatabaseConfig;
-pub use http::HttpConfig;
+pub use http::{HttpConfig, TrustedProxies};
 pub use jobs::JobsConfig;
 pub use limits::RateLimitConfig;
 pub use mail::{MailConfig, MailTransport};

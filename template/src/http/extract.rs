@@ -6,7 +6,7 @@
 //!   the field in `errors`;
 //! - [`Authorized`]: the caller from the bearer token (401 without a valid one), holding at
 //!   least the role its type names (403 otherwise);
-//! - [`RequestOrigin`]: client IP (honouring `TRUSTED_PROXY_HOPS`) and request id.
+//! - [`RequestOrigin`]: client IP (honouring `TRUSTED_PROXY_CIDRS`) and request id.
 
 use std::{
     marker::PhantomData,
@@ -28,6 +28,7 @@ use super::request_id::RequestId;
 use super::{AppState, problem::Problem};
 use crate::{
     app::audit::Origin,
+    config::TrustedProxies,
     context,
     domain::user::{Caller, Role},
     error::{AppError, FieldError},
@@ -190,16 +191,12 @@ impl FromRequestParts<AppState> for RequestOrigin {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let client_ip = client_ip(
-            &parts.extensions,
-            &parts.headers,
-            state.trusted_proxy_hops(),
-        )
-        .ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!(
-                "no peer address: serve with into_make_service_with_connect_info"
-            ))
-        })?;
+        let client_ip = client_ip(&parts.extensions, &parts.headers, state.trusted_proxies())
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!(
+                    "no peer address: serve with into_make_service_with_connect_info"
+                ))
+            })?;
         let request_id = parts
             .extensions
             .get::<RequestId>()
@@ -213,22 +210,24 @@ impl FromRequestParts<AppState> for RequestOrigin {
 }
 
 // ANCHOR: forwarded_client
-/// The client's address: the peer, or with `trusted_hops` proxies in front, the address the
-/// outermost trusted proxy saw, which is the `trusted_hops`-th entry of `X-Forwarded-For`
-/// counted from the right. Entries further left were written by the client and can be forged.
+/// The client's address: the peer, unless the peer is one of our `trusted` proxies. Then
+/// `X-Forwarded-For` is read from the right, each entry written by the hop before it, and the
+/// first address that is not one of our proxies is the client: everything to its left was
+/// written by the client (or its side of the internet) and can be forged.
 pub fn client_ip(
     extensions: &Extensions,
     headers: &HeaderMap,
-    trusted_hops: usize,
+    trusted: &TrustedProxies,
 ) -> Option<IpAddr> {
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip())?;
-    Some(forwarded_client(peer, headers, trusted_hops))
+    Some(forwarded_client(peer, headers, trusted))
 }
 
-pub fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted_hops: usize) -> IpAddr {
-    if trusted_hops == 0 {
+pub fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
+    let peer = peer.to_canonical();
+    if !trusted.contains(peer) {
         return peer;
     }
     let hops: Vec<&str> = headers
@@ -239,15 +238,23 @@ pub fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted_hops: usize) 
         .map(str::trim)
         .filter(|hop| !hop.is_empty())
         .collect();
-    let index = hops.len().saturating_sub(trusted_hops);
-    hops.get(index)
-        .and_then(|hop| {
-            // Proxies write `ip`, `ip:port` or `[v6]:port`.
-            hop.parse::<IpAddr>()
-                .ok()
-                .or_else(|| hop.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
-        })
-        .unwrap_or(peer)
+    // The last address a trusted proxy vouched for: the peer, to begin with.
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        // Proxies write `ip`, `ip:port` or `[v6]:port`; anything else ends the chain.
+        let Some(ip) = hop
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| hop.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+        else {
+            break;
+        };
+        client = ip.to_canonical();
+        if !trusted.contains(client) {
+            break;
+        }
+    }
+    client
 }
 // ANCHOR_END: forwarded_client
 

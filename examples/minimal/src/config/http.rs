@@ -1,6 +1,12 @@
 //! The HTTP server: address, timeouts, limits, CORS, shutdown, proxies.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
+use ipnet::IpNet;
 
 use super::reader::Reader;
 
@@ -23,9 +29,10 @@ pub struct HttpConfig {
     /// Requests handled at once; more are answered 503 with `Retry-After` at once instead of
     /// queueing (`HTTP_MAX_IN_FLIGHT`). Health probes are never refused.
     pub max_in_flight: usize,
-    /// How many reverse proxies in front of the service append to `X-Forwarded-For`; 0 means
-    /// the peer address is the client and the header is ignored (`TRUSTED_PROXY_HOPS`).
-    pub trusted_proxy_hops: usize,
+    /// The reverse proxies in front of the service, by address: `X-Forwarded-For` is read
+    /// only from them, and only as far as it passes through them (`TRUSTED_PROXY_CIDRS`).
+    /// None: the peer address is the client and the header is ignored.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl HttpConfig {
@@ -38,9 +45,50 @@ impl HttpConfig {
             drain_timeout: env.millis("SHUTDOWN_DRAIN_TIMEOUT_MS", 20_000),
             readiness_delay: Duration::from_millis(env.parse("SHUTDOWN_READINESS_DELAY_MS", "0")),
             max_in_flight: env.count("HTTP_MAX_IN_FLIGHT", "512"),
-            trusted_proxy_hops: env.parse("TRUSTED_PROXY_HOPS", "0"),
+            trusted_proxies: trusted_proxies(env, "TRUSTED_PROXY_CIDRS"),
         }
     }
+}
+
+/// Networks whose addresses are our own reverse proxies. Cheap to clone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Arc<[IpNet]>);
+
+impl TrustedProxies {
+    pub fn new(networks: Vec<IpNet>) -> Self {
+        Self(networks.into())
+    }
+
+    /// An IPv4 client of a dual-stack listener arrives as `::ffff:a.b.c.d`; it is matched as
+    /// the IPv4 address it is.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|network| network.contains(&ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// `address` or `address/prefix` entries separated by commas: `10.0.0.0/8,fd00::/8,192.0.2.7`.
+fn trusted_proxies(env: &mut Reader, name: &str) -> TrustedProxies {
+    let Some(raw) = env.get(name) else {
+        return TrustedProxies::default();
+    };
+    let mut networks = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let parsed = entry
+            .parse::<IpNet>()
+            .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from));
+        match parsed {
+            Ok(network) => networks.push(network.trunc()),
+            Err(_) => env.problem(format!(
+                "{name} holds {entry:?}: an entry is an IP address or a network such as 10.0.0.0/8"
+            )),
+        }
+    }
+    TrustedProxies::new(networks)
 }
 
 // ANCHOR: origins

@@ -16,22 +16,26 @@ use tower_governor::{
 };
 
 use super::{extract::client_ip, problem::Problem};
-use crate::{app::limits::limit_key, config::RateLimitConfig, error::AppError};
+use crate::{
+    app::limits::limit_key,
+    config::{RateLimitConfig, TrustedProxies},
+    error::AppError,
+};
 
 // ANCHOR: client_ip_key
-/// Keys the limit by client IP, trusting `X-Forwarded-For` only as far as configured; an IPv6
-/// client counts by its /64 ([`limit_key`]), as in the login limits, or it could rotate
-/// through its own network for a fresh budget per request.
-#[derive(Debug, Clone, Copy)]
+/// Keys the limit by client IP, trusting `X-Forwarded-For` only from the configured proxies;
+/// an IPv6 client counts by its /64 ([`limit_key`]), as in the login limits, or it could
+/// rotate through its own network for a fresh budget per request.
+#[derive(Debug, Clone)]
 pub struct ClientIpKey {
-    pub trusted_hops: usize,
+    pub trusted: TrustedProxies,
 }
 
 impl KeyExtractor for ClientIpKey {
     type Key = IpAddr;
 
     fn extract<T>(&self, request: &Request<T>) -> Result<IpAddr, GovernorError> {
-        client_ip(request.extensions(), request.headers(), self.trusted_hops)
+        client_ip(request.extensions(), request.headers(), &self.trusted)
             .map(limit_key)
             .ok_or(GovernorError::UnableToExtractKey)
     }
@@ -39,12 +43,12 @@ impl KeyExtractor for ClientIpKey {
 
 pub type ApiLimit = Arc<GovernorConfig<ClientIpKey, NoOpMiddleware>>;
 
-pub fn config(limits: &RateLimitConfig, trusted_hops: usize) -> ApiLimit {
+pub fn config(limits: &RateLimitConfig, trusted: TrustedProxies) -> ApiLimit {
     let period = Duration::from_nanos(1_000_000_000 / u64::from(limits.per_second.get()));
     let config = GovernorConfigBuilder::default()
         .period(period)
         .burst_size(limits.burst.get())
-        .key_extractor(ClientIpKey { trusted_hops })
+        .key_extractor(ClientIpKey { trusted })
         .finish()
         .expect("a non-zero period and burst size make a valid limiter");
     Arc::new(config)

@@ -5,7 +5,10 @@
 use std::{ops::Deref, sync::Arc};
 
 use super::rate_limit::{self, ApiLimit};
-use crate::{app::services::Services, config::Config};
+use crate::{
+    app::services::Services,
+    config::{Config, TrustedProxies},
+};
 
 // ANCHOR: app_state
 /// axum clones the state for every request (each handler and `from_fn_with_state` layer gets
@@ -19,17 +22,17 @@ pub struct AppState(Arc<Shared>);
 struct Shared {
     services: Services,
     api_limit: ApiLimit,
-    trusted_proxy_hops: usize,
+    trusted_proxies: TrustedProxies,
 }
 // ANCHOR_END: app_state
 
 impl AppState {
     pub fn new(services: Services, config: &Config) -> Self {
-        let hops = config.http.trusted_proxy_hops;
+        let trusted = &config.http.trusted_proxies;
         Self(Arc::new(Shared {
             services,
-            api_limit: rate_limit::config(&config.limits, hops),
-            trusted_proxy_hops: hops,
+            api_limit: rate_limit::config(&config.limits, trusted.clone()),
+            trusted_proxies: trusted.clone(),
         }))
     }
 
@@ -38,9 +41,9 @@ impl AppState {
         &self.0.api_limit
     }
 
-    /// How many proxies in front of the service append to `X-Forwarded-For`.
-    pub fn trusted_proxy_hops(&self) -> usize {
-        self.0.trusted_proxy_hops
+    /// The proxies in front of the service, whose `X-Forwarded-For` entries are believed.
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.0.trusted_proxies
     }
 
     /// Forgets rate-limit entries that have recovered, so the limiter's memory stays bounded

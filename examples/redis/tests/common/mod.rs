@@ -374,7 +374,8 @@ impl TestServer {
         .await
     }
 
-    /// A login from `client_ip`, as a trusted proxy (`TRUSTED_PROXY_HOPS=1`) reports it.
+    /// A login from `client_ip`, as a trusted proxy on this host (`TRUSTED_PROXY_CIDRS=127.0.0.1`)
+    /// reports it.
     pub async fn login_from(&self, client_ip: &str, email: &str, password: &str) -> u16 {
         self.client
             .post(self.url("/auth/login"))
