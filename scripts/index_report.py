@@ -28,9 +28,9 @@ USER_COLUMNS = ("id, email, display_name, role, disabled_at IS NOT NULL AS disab
 COLUMNS = "id, owner_id, title, description, status, due_at, version, created_at, updated_at"
 
 SEED = """
-INSERT INTO users (id, email, display_name, password_hash, pepper_id)
+INSERT INTO users (id, email, email_key, display_name, password_hash, pepper_id)
 SELECT ('00000000-0000-7000-8000-00000000000' || n)::uuid, 'user' || n || '@example.com',
-       'User ' || n, 'not-a-hash', 1
+       'user' || n || '@example.com', 'User ' || n, 'not-a-hash', 1
 FROM generate_series(1, 3) AS n;
 INSERT INTO tasks (id, owner_id, title, description, status, due_at, created_at, updated_at)
 SELECT gen_random_uuid(), ('00000000-0000-7000-8000-00000000000' || (1 + (n > {rows})::int + (n > {rows} + 200000)::int))::uuid,
@@ -39,9 +39,9 @@ SELECT gen_random_uuid(), ('00000000-0000-7000-8000-00000000000' || (1 + (n > {r
        CASE WHEN n % 4 = 0 THEN NULL ELSE now() + (n % 365) * interval '1 day' END,
        now() - n * interval '1 second', now() - n * interval '1 second'
 FROM generate_series(1, {rows} + 400000) AS n;
-INSERT INTO users (id, email, display_name, password_hash, pepper_id, created_at)
-SELECT gen_random_uuid(), 'member' || n || '@example.com', 'Member ' || n, 'not-a-hash', 1,
-       now() - n * interval '1 second'
+INSERT INTO users (id, email, email_key, display_name, password_hash, pepper_id, created_at)
+SELECT gen_random_uuid(), 'member' || n || '@example.com', 'member' || n || '@example.com',
+       'Member ' || n, 'not-a-hash', 1, now() - n * interval '1 second'
 FROM generate_series(1, {users}) AS n;
 """
 

@@ -51,6 +51,26 @@ async fn a_taken_email_in_any_case_is_409() {
     assert!(body["detail"].as_str().unwrap().contains("already exists"));
 }
 
+/// The service folds an address once (`email_key`) and the database compares the stored key.
+/// Postgres's `lower()` folds one character at a time: a final capital sigma becomes σ, where
+/// Unicode (and Rust) write ς. Such an address used to register and never log in.
+#[tokio::test]
+async fn an_address_the_database_would_fold_differently_logs_in_and_is_unique() {
+    let (_env, server) = server().await;
+    let email = "odysseus@example.ΟΔΥΣΣΕΥΣ";
+    assert_eq!(server.register(email, PASSWORD).await.status(), 201);
+    assert_eq!(server.login(email, PASSWORD).await.status(), 200);
+    let other_case = "Odysseus@Example.οδυσσευς";
+    assert_eq!(server.login(other_case, PASSWORD).await.status(), 200);
+    assert_problem(server.register(other_case, PASSWORD).await, 409).await;
+    let stored: (String, String) = sqlx::query_as("SELECT email, email_key FROM users")
+        .fetch_one(server.db())
+        .await
+        .unwrap();
+    assert_eq!(stored.0, email, "the address is kept as given");
+    assert_eq!(stored.1, "odysseus@example.οδυσσευς");
+}
+
 #[tokio::test]
 async fn bad_registrations_are_422_naming_each_field() {
     let (_env, server) = server().await;

@@ -56,12 +56,15 @@ impl UserRepository for PgUserRepository {
         let mut tx = self.0.begin().await?;
         let created: User = sqlx::query_as!(
             UserRow,
-            r#"INSERT INTO users (id, email, display_name, password_hash, pepper_id, role)
-               VALUES ($1, $2, $3, $4, $5, $6)
+            r#"INSERT INTO users (id, email, email_key, display_name, password_hash, pepper_id, role)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
                RETURNING id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
                          created_at, updated_at"#,
             user.id,
             user.email,
+            // Folded here, once, by the one function every lookup folds with: the database
+            // compares keys and never folds an address itself.
+            crate::domain::user::email_key(&user.email),
             user.display_name,
             user.password.phc,
             user.password.pepper_id,
@@ -85,7 +88,7 @@ impl UserRepository for PgUserRepository {
         let Some(row) = sqlx::query!(
             r#"SELECT id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
                       created_at, updated_at, password_hash, pepper_id, session_epoch
-               FROM users WHERE lower(email) = lower($1)"#,
+               FROM users WHERE email_key = $1"#,
             email_key,
         )
         .fetch_optional(&self.0)
@@ -219,7 +222,7 @@ impl UserRepository for PgUserRepository {
     ) -> Result<Option<User>, AppError> {
         sqlx::query_as!(
             UserRow,
-            r#"UPDATE users SET role = $2 WHERE lower(email) = lower($1)
+            r#"UPDATE users SET role = $2 WHERE email_key = $1
                RETURNING id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
                          created_at, updated_at"#,
             email_key,

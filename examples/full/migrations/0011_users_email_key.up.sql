@@ -1,0 +1,19 @@
+-- The key an address is unique and looked up by, folded once by the service (`email_key` in
+-- src/domain/user.rs: trimmed, Unicode lower case) and stored. Until now the service folded
+-- the address a login gave and the database folded the stored ones with lower(), which
+-- follows the database's collation and folds character by character: an address whose two
+-- folds differ (a final Greek sigma, say, or any non-ASCII letter under the C collation) could
+-- register but never log in.
+ALTER TABLE users ADD COLUMN email_key text;
+
+-- Existing accounts keep the key they were unique by (for ASCII addresses the two folds
+-- agree; an account that could not log in is found again once its owner re-registers).
+UPDATE users SET email_key = lower(email);
+
+ALTER TABLE users
+    ALTER COLUMN email_key SET NOT NULL,
+    ADD CONSTRAINT users_email_key_length CHECK (char_length(email_key) BETWEEN 3 AND 254);
+
+-- The same name as the index it replaces: a duplicate is still reported as users_email_key.
+DROP INDEX users_email_key;
+CREATE UNIQUE INDEX users_email_key ON users (email_key);
