@@ -22,12 +22,18 @@ use tokio::{
 };
 use uuid::Uuid;
 
+use task_svc::app::jobs::Job;
+use task_svc::app::jobs::JobQueue;
+use task_svc::app::jobs::JobSpec;
+use task_svc::app::jobs::Outcome;
 use task_svc::app::mail::Email;
 use task_svc::app::mail::MailError;
 use task_svc::app::mail::Mailer;
+use task_svc::app::memory::Memory;
 use task_svc::config::Config;
 use task_svc::config::MailConfig;
 use task_svc::config::MailTransport;
+use task_svc::infra::jobs::PgJobQueue;
 use task_svc::infra::mail::SmtpMailer;
 use task_svc::startup::Application;
 
@@ -130,6 +136,54 @@ async fn jobs(db: &PgPool) -> Vec<(String, i32, Option<String>)> {
         .fetch_all(db)
         .await
         .unwrap()
+}
+
+/// A job of the tests' own kind, which no handler runs.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Probe {
+    n: u32,
+}
+
+impl JobSpec for Probe {
+    const KIND: &'static str = "probe";
+
+    fn key(&self) -> String {
+        format!("probe.{}", self.n)
+    }
+}
+
+/// A lane gets at most its share of running jobs: within one claim, across claims, and again
+/// when one of its jobs is settled; a job without a lane is not limited.
+async fn lanes_keep_their_share(queue: &dyn JobQueue) {
+    let lease = Duration::from_secs(60);
+    for n in 0..4 {
+        let job = Job::new(&Probe { n }).in_lane("webhooks:ada".into());
+        assert!(queue.enqueue(&job).await.unwrap());
+    }
+    assert!(queue.enqueue(&Job::new(&Probe { n: 9 })).await.unwrap());
+    let first = queue.claim(10, 2, lease).await.unwrap();
+    let mut claimed: Vec<_> = first.iter().map(|job| job.payload["n"].clone()).collect();
+    claimed.sort_by_key(|n| n.as_u64());
+    assert_eq!(
+        claimed,
+        [0, 1, 9],
+        "the lane's oldest two, and the job without a lane"
+    );
+    let again = queue.claim(10, 2, lease).await.unwrap();
+    assert!(again.is_empty(), "the lane is at its share");
+    let in_lane = first.iter().find(|job| job.payload["n"] != 9).unwrap();
+    assert!(queue.settle(in_lane.lease, &Outcome::Done).await.unwrap());
+    let next = queue.claim(10, 2, lease).await.unwrap();
+    assert_eq!(next.len(), 1, "a settled job frees one place");
+}
+
+#[tokio::test]
+async fn a_lane_runs_at_most_its_share_of_jobs_in_either_queue() {
+    lanes_keep_their_share(&Memory::new()).await;
+    let env = TestEnv::new().await;
+    let config = config(&env, &[("JOBS_WORKER", "false")]);
+    let server = serve(&config, &Arc::new(RecordingMailer::default())).await;
+    lanes_keep_their_share(&PgJobQueue(server.db().clone())).await;
 }
 
 #[tokio::test]
