@@ -39,16 +39,54 @@ async fn register_answers_201_with_the_account_and_never_the_hash() {
 }
 
 #[tokio::test]
-async fn a_taken_email_in_any_case_is_409() {
+async fn registering_a_taken_email_in_any_case_answers_as_for_a_new_one_and_tells_the_owner() {
     let (_env, server) = server().await;
+    let first = server.register("ada@example.com", PASSWORD).await;
+    assert_eq!(first.status(), 201);
+    let first: serde_json::Value = first.json().await.unwrap();
+
+    // A stranger (or Ada, forgetful) registers the address again, with another password.
+    let other_password = "another long password";
+    let again = server.register("ADA@example.COM", other_password).await;
+    assert_eq!(again.status(), 201, "the answer a new account gets");
+    let again: serde_json::Value = again.json().await.unwrap();
+    let keys = |v: &serde_json::Value| {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&again), keys(&first), "the same shape");
+    assert_ne!(again["id"], first["id"], "and nothing of the real account");
+    assert_eq!(again["email"], "ADA@example.COM");
+
+    // Nothing was created or changed: one account, and only its own password opens it.
+    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(server.db())
+        .await
+        .unwrap();
+    assert_eq!(accounts, 1);
     assert_eq!(
-        server.register("ada@example.com", PASSWORD).await.status(),
-        201
+        server
+            .login("ada@example.com", other_password)
+            .await
+            .status(),
+        401
     );
-    let again = server.register("ADA@example.COM", PASSWORD).await;
-    let body = assert_problem(again, 409).await;
-    assert_eq!(body["code"], "conflict");
-    assert!(body["detail"].as_str().unwrap().contains("already exists"));
+    assert_eq!(
+        server.login("ada@example.com", PASSWORD).await.status(),
+        200
+    );
+
+    // The owner is told, at the stored address, once an hour however often it happens.
+    server.register("ada@example.com", PASSWORD).await;
+    let notices: Vec<serde_json::Value> =
+        sqlx::query_scalar("SELECT payload FROM jobs WHERE kind = 'account_exists_email'")
+            .fetch_all(server.db())
+            .await
+            .unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["email"], "ada@example.com");
+    assert_eq!(notices[0]["user_id"], first["id"]);
 }
 
 /// The service folds an address once (`email_key`) and the database compares the stored key.
@@ -62,7 +100,8 @@ async fn an_address_the_database_would_fold_differently_logs_in_and_is_unique() 
     assert_eq!(server.login(email, PASSWORD).await.status(), 200);
     let other_case = "Odysseus@Example.οδυσσευς";
     assert_eq!(server.login(other_case, PASSWORD).await.status(), 200);
-    assert_problem(server.register(other_case, PASSWORD).await, 409).await;
+    // One account: registering the other case answers as for a new one and creates nothing.
+    assert_eq!(server.register(other_case, PASSWORD).await.status(), 201);
     let stored: (String, String) = sqlx::query_as("SELECT email, email_key FROM users")
         .fetch_one(server.db())
         .await

@@ -185,7 +185,7 @@ async fn a_lane_runs_at_most_its_share_of_jobs_in_either_queue() {
 }
 
 #[tokio::test]
-async fn registering_sends_one_welcome_email_and_a_failed_registration_none() {
+async fn registering_sends_one_welcome_email_and_a_taken_address_a_notice_to_its_owner() {
     let env = TestEnv::new().await;
     // Polling is slow here: the email arrives promptly only because registering pokes the
     // worker through its channel.
@@ -207,25 +207,45 @@ async fn registering_sends_one_welcome_email_and_a_failed_registration_none() {
             .status(),
         201
     );
-    // The email is taken: the transaction rolls back, and the job with it.
+    // The email is taken: the account's transaction rolls back, and its welcome with it; the
+    // answer is the same 201, and the owner gets a notice instead.
     assert_eq!(
         server
             .register("ANN@example.com", common::PASSWORD)
             .await
             .status(),
-        409
+        201
     );
 
-    eventually("two emails", async || mailer.sent_to().len() == 2).await;
+    eventually("three emails", async || mailer.sent_to().len() == 3).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(mailer.sent_to(), ["ann@example.com", "bob@example.com"]);
-    let email = mailer.sent.lock().unwrap()[0].clone();
+    assert_eq!(
+        mailer.sent_to(),
+        ["ann@example.com", "ann@example.com", "bob@example.com"]
+    );
+    let sent = mailer.sent.lock().unwrap().clone();
+    let sent_as = |prefix: &str| {
+        sent.iter()
+            .find(|email| email.key.starts_with(prefix))
+            .unwrap()
+            .clone()
+    };
+    let email = sent_as("welcome-email.");
     assert_eq!(email.subject, "Welcome to task-svc");
     assert!(email.body.contains("Test User"), "{}", email.body);
-    assert!(email.key.starts_with("welcome-email."), "{}", email.key);
+    let notice = sent_as("account-exists-email.");
+    assert_eq!(notice.to, "ann@example.com");
+    assert_eq!(
+        notice.subject,
+        "Someone tried to register your address at task-svc"
+    );
     assert_eq!(
         jobs(server.db()).await,
-        [("done".into(), 1, None), ("done".into(), 1, None)]
+        [
+            ("done".into(), 1, None),
+            ("done".into(), 1, None),
+            ("done".into(), 1, None)
+        ]
     );
 }
 

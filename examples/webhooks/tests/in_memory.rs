@@ -229,9 +229,14 @@ async fn registration_queues_one_welcome_email_and_failed_logins_are_audited() {
         "display_name": "Ada again",
         "password": common::PASSWORD,
     });
+    // The address has an account: the same answer as for a new one, no second account, and
+    // a notice to the owner instead of a welcome.
     let taken = app.send("POST", "/auth/register", None, again).await;
-    assert_problem(&taken, StatusCode::CONFLICT, "conflict");
-    assert_eq!(app.memory.job_kinds(), ["welcome_email"], "nothing queued");
+    assert_eq!(taken.status, StatusCode::CREATED);
+    assert_eq!(
+        app.memory.job_kinds(),
+        ["welcome_email", "account_exists_email"]
+    );
 
     let wrong = json!({ "email": "ada@example.com", "password": "not the password" });
     let refused = app.send("POST", "/auth/login", None, wrong).await;

@@ -1,5 +1,6 @@
-//! The welcome email: the job a registration queues in its own transaction, and what running
-//! it sends.
+//! The emails a registration causes: the welcome email, queued in the new account's own
+//! transaction, and the notice to the owner of an address that someone tried to register
+//! again; and what running each sends.
 
 use std::sync::Arc;
 
@@ -68,3 +69,62 @@ impl JobHandler for SendWelcomeEmail {
     }
 }
 // ANCHOR_END: welcome_handler
+
+/// Tells the owner of an address that someone tried to register it again. Registration
+/// answers that attempt as if it had created an account, so the answer tells whoever tried
+/// nothing; the owner learns of it here (and is reminded of an account they may have
+/// forgotten). At most one per account per hour: the key names the hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountExistsEmail {
+    pub user_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    /// The hour of the attempt, UTC (`2030-01-01T09`).
+    pub hour: String,
+}
+
+impl JobSpec for AccountExistsEmail {
+    const KIND: &'static str = "account_exists_email";
+
+    fn key(&self) -> String {
+        format!("account-exists-email.{}.{}", self.user_id, self.hour)
+    }
+}
+
+/// Sends [`AccountExistsEmail`] jobs through the configured mailer.
+pub struct SendAccountExistsEmail {
+    pub mailer: Arc<dyn Mailer>,
+    pub service_name: String,
+}
+
+impl SendAccountExistsEmail {
+    pub fn new(mailer: Arc<dyn Mailer>, service_name: &str) -> Self {
+        Self {
+            mailer,
+            service_name: service_name.to_owned(),
+        }
+    }
+}
+
+#[async_trait]
+impl JobHandler for SendAccountExistsEmail {
+    type Job = AccountExistsEmail;
+
+    async fn run(&self, job: AccountExistsEmail, _attempt: Attempt) -> Result<(), JobError> {
+        let message = Email {
+            subject: format!(
+                "Someone tried to register your address at {}",
+                self.service_name
+            ),
+            body: format!(
+                "Hello {},\n\nsomeone tried to create an account with {}, which already has \
+                 one: yours. If it was you, log in with your password. If it was not, nothing \
+                 has changed and you can ignore this email.\n",
+                job.display_name, job.email
+            ),
+            key: job.key(),
+            to: job.email,
+        };
+        Ok(self.mailer.send(&message).await?)
+    }
+}

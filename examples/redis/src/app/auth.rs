@@ -17,10 +17,10 @@ use super::{
     sessions::{NewRefreshToken, Rotation, SessionRepository},
     tokens::{RefreshSecret, Tokens, hash_refresh},
     users::{NewUser, UserRepository},
-    welcome::WelcomeEmail,
+    welcome::{AccountExistsEmail, WelcomeEmail},
 };
 use crate::{
-    domain::user::{Caller, DisplayName, Email, NewPassword, Password, Role, User},
+    domain::user::{Caller, DisplayName, Email, NewPassword, Password, Role, User, email_key},
     error::AppError,
 };
 
@@ -69,19 +69,27 @@ impl AuthService {
             email: email.clone(),
             display_name: display_name.clone(),
         });
-        let user = self
+        let created = self
             .users
             .create(
                 NewUser {
                     id,
-                    email,
-                    display_name,
+                    email: email.clone(),
+                    display_name: display_name.clone(),
                     password,
                     role: Role::User,
                 },
                 &[welcome],
             )
-            .await?;
+            .await;
+        let user = match created {
+            Ok(user) => user,
+            // The address has an account (the only conflict an insert can meet).
+            Err(AppError::Conflict(_)) => {
+                return self.answer_as_new(origin, id, email, display_name).await;
+            }
+            Err(err) => return Err(err),
+        };
         self.jobs.notify();
         self.audit.record(
             SecurityEvent::new("user_registered")
@@ -91,6 +99,47 @@ impl AuthService {
         Ok(user)
     }
     // ANCHOR_END: auth_register
+
+    // ANCHOR: answer_as_new
+    /// A registration of an address that has an account gets the answer a new account gets
+    /// (after the same password hashing), so it cannot be used to learn who has an account
+    /// here. The owner is told by email instead, at most once an hour.
+    async fn answer_as_new(
+        &self,
+        origin: &Origin,
+        id: Uuid,
+        email: String,
+        display_name: String,
+    ) -> Result<User, AppError> {
+        if let Some(existing) = self.users.credentials(&email_key(&email)).await? {
+            let owner = existing.user;
+            let notice = AccountExistsEmail {
+                user_id: owner.id,
+                email: owner.email,
+                display_name: owner.display_name,
+                hour: chrono::Utc::now().format("%Y-%m-%dT%H").to_string(),
+            };
+            if self.jobs.queue.enqueue(&Job::new(&notice)).await? {
+                self.jobs.notify();
+            }
+            self.audit.record(
+                SecurityEvent::new("registration_of_existing_account")
+                    .user(owner.id)
+                    .origin(origin),
+            );
+        }
+        let now = chrono::Utc::now();
+        Ok(User {
+            id,
+            email,
+            display_name,
+            role: Role::User,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+    // ANCHOR_END: answer_as_new
 
     /// Unknown emails, wrong passwords and disabled accounts get the same answer after the
     /// same amount of work (a hash verification), so the response does not tell which.

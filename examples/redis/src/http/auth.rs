@@ -156,9 +156,8 @@ impl From<Session> for SessionResponse {
     tag = "auth",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Account created", body = UserResponse),
+        (status = 201, description = "Account created. An address that has an account gets the same answer (nothing is created; its owner is told by email), so registering reveals no accounts", body = UserResponse),
         (status = 400, description = "The body is not JSON"),
-        (status = 409, description = "The email is taken"),
         (status = 413, description = "The body is too large"),
         (status = 415, description = "The body is not `application/json`"),
         (status = 422, description = "A field is missing, unknown or invalid"),

@@ -15,7 +15,7 @@ use crate::{
         tasks::TaskService,
         tokens::Tokens,
         users::UserAdmin,
-        welcome::SendWelcomeEmail,
+        welcome::{SendAccountExistsEmail, SendWelcomeEmail},
     },
     config::Config,
 };
@@ -67,8 +67,9 @@ pub async fn assemble(config: &Config, ports: Ports) -> anyhow::Result<Services>
 /// Every kind of job this service runs, and what runs it.
 pub fn job_runner(services: &Services, mailer: Arc<dyn Mailer>) -> JobRunner {
     JobRunner::new()
-        // The email each registration queues.
-        .register(SendWelcomeEmail::new(mailer, &services.service_name))
+        // The emails a registration queues.
+        .register(SendWelcomeEmail::new(mailer.clone(), &services.service_name))
+        .register(SendAccountExistsEmail::new(mailer, &services.service_name))
         .merge(webhooks::job_runner(services))
 }
 // ANCHOR_END: job_runner
