@@ -79,7 +79,10 @@ pub async fn assemble(config: &Config, ports: Ports) -> anyhow::Result<Services>
 pub fn job_runner(services: &Services, mailer: Arc<dyn Mailer>) -> JobRunner {
     JobRunner::new()
         // The emails a registration queues.
-        .register(SendWelcomeEmail::new(mailer.clone(), &services.service_name))
+        .register(SendWelcomeEmail::new(
+            mailer.clone(),
+            &services.service_name,
+        ))
         .register(SendAccountExistsEmail::new(mailer, &services.service_name))
 {%- if webhooks %}
         .merge(webhooks::job_runner(services))
