@@ -6,8 +6,9 @@
 -- register but never log in.
 ALTER TABLE users ADD COLUMN email_key text;
 
--- Existing accounts keep the key they were unique by (for ASCII addresses the two folds
--- agree; an account that could not log in is found again once its owner re-registers).
+-- Existing accounts keep the key they were unique by: for ASCII addresses it is exactly the
+-- service's fold. An address whose two folds differ could not log in before this migration
+-- and still cannot; registering it again creates a separate account under the service's key.
 UPDATE users SET email_key = lower(email);
 
 ALTER TABLE users
