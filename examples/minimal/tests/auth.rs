@@ -58,6 +58,12 @@ async fn registering_a_taken_email_in_any_case_answers_as_for_a_new_one_and_tell
     assert_eq!(keys(&again), keys(&first), "the same shape");
     assert_ne!(again["id"], first["id"], "and nothing of the real account");
     assert_eq!(again["email"], "ADA@example.COM");
+    // Timestamps as precise as a stored account's (Postgres keeps microseconds).
+    let digits = |v: &serde_json::Value| {
+        let at = v["created_at"].as_str().unwrap().trim_end_matches('Z');
+        at.split('.').nth(1).map_or(0, str::len)
+    };
+    assert!(digits(&again) <= 6, "{again}");
 
     // Nothing was created or changed: one account, and only its own password opens it.
     let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM users")

@@ -425,10 +425,15 @@ impl SlowReceiver {
 
 #[tokio::test]
 async fn one_accounts_slow_endpoints_hold_at_most_their_share_of_the_workers() {
-    let (_env, server, ada) =
-        outbound(&[("JOBS_CONCURRENCY", "2"), ("JOBS_MAX_PER_LANE", "1")]).await;
-    // Ada's three endpoints each take 1.5 s to answer.
-    let (slow, base) = SlowReceiver::start(Duration::from_millis(1500)).await;
+    let (_env, server, ada) = outbound(&[
+        ("JOBS_CONCURRENCY", "2"),
+        ("JOBS_MAX_PER_LANE", "1"),
+        ("WEBHOOK_TIMEOUT_MS", "5000"),
+    ])
+    .await;
+    // Ada's three endpoints each take 2.5 s to answer: Bob's delivery has that long to show
+    // that it did not wait for them.
+    let (slow, base) = SlowReceiver::start(Duration::from_millis(2500)).await;
     for path in ["a", "b", "c"] {
         register(
             &server,

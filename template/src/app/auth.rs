@@ -119,8 +119,13 @@ impl AuthService {
                 display_name: owner.display_name,
                 hour: chrono::Utc::now().format("%Y-%m-%dT%H").to_string(),
             };
-            if self.jobs.queue.enqueue(&Job::new(&notice)).await? {
-                self.jobs.notify();
+            // A failure here must not answer differently from a new account.
+            match self.jobs.queue.enqueue(&Job::new(&notice)).await {
+                Ok(true) => self.jobs.notify(),
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not queue an account-exists notice")
+                }
             }
             self.audit.record(
                 SecurityEvent::new("registration_of_existing_account")
@@ -128,7 +133,8 @@ impl AuthService {
                     .origin(origin),
             );
         }
-        let now = chrono::Utc::now();
+        // Microseconds, as Postgres stores a new account's: nanoseconds would give it away.
+        let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
         Ok(User {
             id,
             email,

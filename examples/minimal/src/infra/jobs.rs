@@ -99,8 +99,9 @@ impl JobQueue for PgJobQueue {
         // of every instance). A lane at its share is skipped by the scan, so one account's
         // backlog cannot fill the batch; within the batch, `place` numbers each lane's jobs
         // after the ones already running, and only places up to the share are claimed.
-        // Claims of two instances at the same moment can both see a free place: the share
-        // is exact per claim, and at most one over across instances for a moment.
+        // The share is exact for one worker. Claims of several instances at the same moment
+        // each see the same `busy` count, so for that moment a lane can run up to the share
+        // once per claiming instance.
         let rows = sqlx::query!(
             r#"WITH busy AS (
                    SELECT lane, count(*) AS running FROM jobs

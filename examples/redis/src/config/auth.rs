@@ -69,6 +69,10 @@ impl AuthConfig {
             "PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS and PASSWORD_HASH_PARALLELISM are not valid Argon2 parameters (memory >= 8 x parallelism KiB, iterations >= 1)",
         );
         env.require(
+            config.refresh_family_max_age <= Duration::from_secs(10 * 365 * 24 * 3600),
+            "REFRESH_FAMILY_MAX_AGE_SECS must be at most ten years",
+        );
+        env.require(
             config.refresh_family_max_age >= config.refresh_ttl,
             "REFRESH_FAMILY_MAX_AGE_SECS must be at least REFRESH_TOKEN_TTL_SECS: it bounds a login's whole chain of refresh tokens, the first one included",
         );
