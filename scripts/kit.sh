@@ -4,7 +4,9 @@
 #   scripts/kit.sh test [VARIANT...]   check examples/ against fresh renders, then for each
 #                                      variant: fmt, clippy -D warnings, offline build,
 #                                      migrations up/down/up, .sqlx/ up to date
-#                                      (cargo sqlx prepare --check), cargo audit, tests
+#                                      (cargo sqlx prepare --check), cargo audit, tests,
+#                                      and the contract run (Schemathesis against the running
+#                                      service: scripts/contract.py, 0 failures)
 #   scripts/kit.sh sync                re-render examples/ (keeps the pinned Cargo.lock versions)
 #   scripts/kit.sh index-report        seed 1.4M tasks in a scratch database and regenerate
 #                                      docs/src/index-report.md (EXPLAIN before/after indexes)
@@ -324,6 +326,8 @@ test_variant() {
   audit
   say "[$v] tests"
   cargo nextest run --locked --no-fail-fast
+  say "[$v] contract: the running service against its OpenAPI document (Schemathesis)"
+  python3 scripts/contract.py
   [ "$v" != full ] || check_architecture_catches_leaks "$dir"
   cd "$ROOT"
 }

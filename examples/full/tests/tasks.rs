@@ -228,6 +228,11 @@ async fn invalid_tasks_are_422_naming_the_field_and_nothing_is_stored() {
         (json!({"title": "   "}), "title"),
         (json!({"title": "x".repeat(201)}), "title"),
         (json!({"title": "two\nlines"}), "title"),
+        (json!({"title": format!(" {} ", "x".repeat(199))}), "title"),
+        (
+            json!({"title": "ok", "description": "bell\u{7}"}),
+            "description",
+        ),
         (
             json!({"title": "ok", "description": "x".repeat(10_001)}),
             "description",
@@ -260,6 +265,12 @@ async fn invalid_tasks_are_422_naming_the_field_and_nothing_is_stored() {
     )
     .await;
     assert_problem(no_version, 422).await;
+    // JSON Schema's integers include 1.0, so the server takes it; 1.5 is no version.
+    for (version, status) in [(json!(1.5), 422), (json!("1"), 422), (json!(1.0), 200)] {
+        let body = json!({"title": "x", "version": version});
+        let response = call(&server, &ada, Method::PATCH, &path, Some(body)).await;
+        assert_eq!(response.status(), status, "version {version}");
+    }
     assert_problem(
         call(&server, &ada, Method::GET, "/tasks/not-a-uuid", None).await,
         400,
@@ -375,7 +386,7 @@ async fn bad_list_parameters_are_400_or_422() {
         ("status=archived", 422),
         ("sort=owner", 422),
         ("unknown=1", 422),
-        ("offset=1&cursor=abc", 422),
+        ("offset=1&cursor=abc", 400),
         ("cursor=not-a-cursor", 400),
         (&format!("cursor={cursor}&direction=asc") as &str, 400),
         (&format!("cursor={cursor}&sort=title") as &str, 400),
@@ -414,9 +425,9 @@ async fn one_idempotency_key_replays_the_first_response() {
         .unwrap();
     assert_eq!(again.status(), 201);
     assert_eq!(again.json::<Value>().await.unwrap(), first);
-    // The same key with another body is refused.
+    // The same key with another body is refused: a conflict with the key's first use.
     let other = post("key-1", json!({"title": "Twice?"})).await.unwrap();
-    assert_problem(other, 422).await;
+    assert_problem(other, 409).await;
     // Keys are per user: Bob's "key-1" is his own.
     let bob = server.signed_in("bob@example.com").await;
     let bobs = server
@@ -436,6 +447,12 @@ async fn one_idempotency_key_replays_the_first_response() {
         .await
         .unwrap();
     assert_eq!(count, 2);
+    // Once its task is deleted, a key is spent: no replay of a task that is gone.
+    let path = format!("/tasks/{}", first["id"].as_str().unwrap());
+    let deleted = call(&server, &ada, Method::DELETE, &path, None).await;
+    assert_eq!(deleted.status(), 204);
+    let replay = post("key-1", json!({"title": "Once"})).await.unwrap();
+    assert_problem(replay, 409).await;
 }
 
 // ANCHOR: concurrent_key

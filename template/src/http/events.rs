@@ -11,14 +11,19 @@ use axum::{
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt, stream};
 use serde::Serialize;
+use strum::VariantNames;
 use tokio::time::Instant;
-use utoipa::ToSchema;
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{ObjectBuilder, OneOfBuilder, Ref, RefOr, schema::Schema},
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::AppState;
 use super::{
     extract::{Authorized, bearer_token},
+    schemas::string,
     tasks::TaskResponse,
 };
 use crate::{
@@ -36,6 +41,59 @@ pub struct TaskEventData {
     pub task: Option<TaskResponse>,
 }
 
+/// One event of the stream as a client reads it, its `event` name and its `data`: a change
+/// (named by its kind, with a `TaskEventData` as JSON), `unavailable` or `ended` (each with a
+/// sentence for people). The document's way to state what a `text/event-stream` carries.
+pub struct StreamEvent;
+
+impl PartialSchema for StreamEvent {
+    fn schema() -> RefOr<Schema> {
+        let event = |description: &str, names: Vec<&str>, data: ObjectBuilder| {
+            ObjectBuilder::new()
+                .description(Some(description))
+                .property(
+                    "event",
+                    string("The SSE event name").enum_values(Some(names)),
+                )
+                .property("data", data)
+                .required("event")
+                .required("data")
+        };
+        let change = string("The change, as JSON")
+            .content_media_type("application/json")
+            .content_schema(Some(Ref::from_schema_name("TaskEventData")));
+        OneOfBuilder::new()
+            .item(event(
+                "A change to one of the caller's tasks",
+                TaskEventKind::VARIANTS.to_vec(),
+                change,
+            ))
+            .item(event(
+                "Events may have been missed; the stream ends: re-read `GET /tasks` and reconnect",
+                vec![UNAVAILABLE],
+                string("Why, for people"),
+            ))
+            .item(event(
+                "The caller's access ended; the stream ends: reconnect with a valid token",
+                vec![ENDED],
+                string("Why, for people"),
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for StreamEvent {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((TaskEventData::name().into(), TaskEventData::schema()));
+        TaskEventData::schemas(schemas);
+    }
+}
+
+/// The event that says events may have been missed.
+const UNAVAILABLE: &str = "unavailable";
+/// The event that says the caller's access ended.
+const ENDED: &str = "ended";
+
 /// How often an open stream checks again that its caller still has access: logout, "log out
 /// everywhere", a disabled account or a deleted one end the stream within this long.
 pub const ACCESS_RECHECK: Duration = Duration::from_secs(5);
@@ -52,7 +110,7 @@ pub const ACCESS_RECHECK: Duration = Duration::from_secs(5);
     tag = "tasks",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A `text/event-stream` until the access token expires or is revoked; each change event's data is a TaskEventData", content_type = "text/event-stream", body = TaskEventData),
+        (status = 200, description = "A `text/event-stream` until the access token expires or is revoked; each event is a StreamEvent", content_type = "text/event-stream", body = StreamEvent),
         (status = 429, description = "The account has 5 streams open already: close one; see `Retry-After`"),
         (status = 503, description = "Live events are unavailable (Redis is down); retry after `Retry-After`"),
     )
@@ -74,7 +132,7 @@ pub async fn task_events(
         let (mut feed, mut ends) = live?;
         tokio::select! {
             item = feed.next() => item.map(|item| (Ok(event_of(item)), Some((feed, ends)))),
-            reason = &mut ends => Some((Ok(Event::default().event("ended").data(reason)), None)),
+            reason = &mut ends => Some((Ok(Event::default().event(ENDED).data(reason)), None)),
         }
     });
     // A comment line every 15 s keeps proxies from closing an idle stream.
@@ -92,12 +150,16 @@ fn event_of(item: FeedItem) -> Event {
             Event::default()
                 .event(event.kind.as_str())
                 .json_data(&data)
-                .unwrap_or_else(|_| Event::default().event("unavailable"))
+                .unwrap_or_else(|_| missed())
         }
-        FeedItem::Interrupted => Event::default()
-            .event("unavailable")
-            .data("events may have been missed: re-read your tasks and reconnect"),
+        FeedItem::Interrupted => missed(),
     }
+}
+
+fn missed() -> Event {
+    Event::default()
+        .event(UNAVAILABLE)
+        .data("events may have been missed: re-read your tasks and reconnect")
 }
 
 /// Resolves, with the reason, when the caller's access ends: at the token's expiry, or at the

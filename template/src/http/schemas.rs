@@ -32,6 +32,20 @@ pub fn string(description: &str) -> ObjectBuilder {
         .description(Some(description))
 }
 
+// The rules of the domain's text types as regular expressions (ECMA-262, as JSON Schema reads
+// them), so a client can check a value before sending it.
+/// Control characters: `char::is_control`, Unicode's Cc.
+const CONTROLS: &str = r"\u0000-\u001f\u007f-\u009f";
+/// The control characters a description refuses: all but tab, line feed and carriage return.
+const TEXT_CONTROLS: &str = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f";
+/// What `str::trim` removes that is not a control character: Unicode's White_Space.
+const SPACES: &str = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// One line (no control character) that is not only whitespace: `Title` and `DisplayName`.
+fn one_line() -> String {
+    format!("^[{SPACES}]*[^{CONTROLS}{SPACES}][^{CONTROLS}]*$")
+}
+
 /// A string enum's schema from the names its type parses (strum's `VariantNames`), which are
 /// the names serde writes (a test below holds them together).
 pub fn names<T: VariantNames>(description: &str) -> RefOr<Schema> {
@@ -63,12 +77,16 @@ schema! {
     TaskEventKind => names::<TaskEventKind>("What happened to a task");
     SortKey => names::<SortKey>("The field a list is sorted by; ties are broken by id");
     Direction => names::<Direction>("The sort direction");
-    Title => string(&format!("1 to {TITLE_MAX_CHARS} characters after trimming, one line"))
+    Title => string(&format!(
+        "Up to {TITLE_MAX_CHARS} characters, one line, not only whitespace; stored trimmed"
+    ))
         .min_length(Some(1))
         .max_length(Some(TITLE_MAX_CHARS))
+        .pattern(Some(one_line()))
         .into();
     Description => string(&format!("Up to {DESCRIPTION_MAX_CHARS} characters; newlines and tabs allowed"))
         .max_length(Some(DESCRIPTION_MAX_CHARS))
+        .pattern(Some(format!("^[^{TEXT_CONTROLS}]*$")))
         .into();
     Due => string("A date and time between the years 1 and 9999 (RFC 3339)")
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
@@ -81,10 +99,11 @@ schema! {
         .examples(["ada@example.com"])
         .into();
     DisplayName => string(&format!(
-        "Shown to other people: 1 to {DISPLAY_NAME_MAX_CHARS} characters after trimming, one line"
+        "Shown to other people: up to {DISPLAY_NAME_MAX_CHARS} characters, one line, not only whitespace; stored trimmed"
     ))
         .min_length(Some(1))
         .max_length(Some(DISPLAY_NAME_MAX_CHARS))
+        .pattern(Some(one_line()))
         .examples(["Ada Lovelace"])
         .into();
     Password => string(&format!("The account's password: 1 to {PASSWORD_MAX_CHARS} characters"))

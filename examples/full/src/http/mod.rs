@@ -102,7 +102,7 @@ impl Modify for NoEmptyLicense {
 // ANCHOR: standard_responses
 /// Responses every operation of a kind can get, added here once instead of on each handler:
 /// 401 on every secured operation and 403 where it names a role (the extractor's answers);
-/// what the middleware stack produces: 413 and 415 where there is a body, 429 (rate limit),
+/// 400 (malformed JSON), 413 and 415 where there is a body; 429 (rate limit),
 /// 500 (a panic), 503 (load shedding, the request timeout, a busy pool; the probes are exempt
 /// from the rate limit and the load shedding). Every error response a handler documents
 /// without a body gets the problem body, as `application/problem+json`.
@@ -167,9 +167,10 @@ fn add_standard_responses(operation: &mut Operation, probe: bool) {
             "413",
             "The body is larger than `HTTP_BODY_LIMIT_BYTES`",
         );
-        // JSON bodies go through the JSON extractor, which refuses other content types; raw
-        // bodies (the operations that document no 422) do not.
+        // JSON bodies go through the JSON extractor, which refuses other content types and
+        // malformed JSON; raw bodies (the operations that document no 422) do not.
         if operation.responses.responses.contains_key("422") {
+            add(operation, "400", "The body is not well-formed JSON");
             add(operation, "415", "The body is not `application/json`");
         }
     }

@@ -25,10 +25,10 @@ impl TryFrom<String> for Email {
     type Error = String;
 
     fn try_from(raw: String) -> Result<Self, String> {
-        let email = raw.trim();
-        if email.chars().count() > EMAIL_MAX_CHARS {
+        if raw.chars().count() > EMAIL_MAX_CHARS {
             return Err(format!("must be at most {EMAIL_MAX_CHARS} characters"));
         }
+        let email = raw.trim();
         if !email.validate_email() {
             return Err("must be an email address".into());
         }
@@ -55,7 +55,8 @@ impl Email {
 }
 
 // ANCHOR: display_name_rule
-/// The name shown for an account: trimmed, 1 to 100 characters, one line.
+/// The name shown for an account: at most 100 characters as sent, one line, not only
+/// whitespace; stored trimmed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DisplayName(String);
@@ -64,15 +65,17 @@ impl TryFrom<String> for DisplayName {
     type Error = String;
 
     fn try_from(raw: String) -> Result<Self, String> {
-        let name = raw.trim();
-        let chars = name.chars().count();
-        if chars == 0 || chars > DISPLAY_NAME_MAX_CHARS {
+        if raw.chars().count() > DISPLAY_NAME_MAX_CHARS {
             return Err(format!(
-                "must be 1 to {DISPLAY_NAME_MAX_CHARS} characters after trimming"
+                "must be at most {DISPLAY_NAME_MAX_CHARS} characters"
             ));
         }
-        if has_control_chars(name) {
+        if has_control_chars(&raw) {
             return Err("must be one line without control characters".into());
+        }
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err("must not be empty or only whitespace".into());
         }
         Ok(Self(name.to_owned()))
     }

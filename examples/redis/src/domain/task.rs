@@ -62,7 +62,8 @@ impl TaskStatus {
 }
 
 // ANCHOR: title
-/// A title: trimmed, 1 to 200 characters, one line.
+/// A title: at most 200 characters as sent, one line, not only whitespace; stored trimmed.
+/// The length counts what was sent, so the document's `maxLength` states the rule exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Title(String);
@@ -71,15 +72,15 @@ impl TryFrom<String> for Title {
     type Error = String;
 
     fn try_from(raw: String) -> Result<Self, String> {
-        let title = raw.trim();
-        let chars = title.chars().count();
-        if chars == 0 || chars > TITLE_MAX_CHARS {
-            return Err(format!(
-                "must be 1 to {TITLE_MAX_CHARS} characters after trimming"
-            ));
+        if raw.chars().count() > TITLE_MAX_CHARS {
+            return Err(format!("must be at most {TITLE_MAX_CHARS} characters"));
         }
-        if has_control_chars(title) {
+        if has_control_chars(&raw) {
             return Err("must be one line without control characters".into());
+        }
+        let title = raw.trim();
+        if title.is_empty() {
+            return Err("must not be empty or only whitespace".into());
         }
         Ok(Self(title.to_owned()))
     }

@@ -72,9 +72,9 @@ impl InboundWebhooks {
     ) -> Result<Received, AppError> {
         let known = self.config.inbound_secrets.get(source);
         let id = headers.id.trim();
-        if id.is_empty() || id.len() > 255 || id.chars().any(char::is_control) {
+        if id.is_empty() || id.len() > 255 || !id.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(AppError::BadRequest(
-                "webhook-id must be 1 to 255 printable characters".into(),
+                "webhook-id must be 1 to 255 visible ASCII characters".into(),
             ));
         }
         let now = Utc::now().timestamp();

@@ -5,7 +5,7 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
 };
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -27,14 +27,28 @@ pub struct UserPage {
     pub offset: i64,
 }
 
-/// At least one of the fields.
+/// At least one of the fields; neither may be `null`, so the document's `minProperties`
+/// states the rule exactly.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(min_properties = 1)]
 pub struct UserPatch {
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub role: Option<Role>,
     /// `true` disables the account and ends its sessions; `false` enables it again.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub disabled: Option<bool>,
+}
+
+/// A field that may be absent but not `null`.
+fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 // ANCHOR: documented_admin_route

@@ -29,6 +29,8 @@ use crate::{
 
 /// The header that makes `POST /tasks` safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The longest key, in bytes (the document's `maxLength`; a test holds them together).
+pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
 
 /// The caller's tasks, filtered, sorted and paged.
 #[utoipa::path(
@@ -39,7 +41,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of tasks", body = TaskPageResponse),
-        (status = 400, description = "The cursor is not valid, or belongs to another ordering"),
+        (status = 400, description = "The cursor is not one this service issued for the same `sort` and `direction`, or both `offset` and `cursor` were given"),
         (status = 422, description = "A parameter is unknown, malformed or out of range"),
     )
 )]
@@ -53,9 +55,8 @@ pub async fn list_tasks(
     let limit = params.limit.0;
     let start = match (&params.cursor, params.offset) {
         (Some(_), Some(_)) => {
-            return Err(AppError::invalid(
-                "cursor",
-                "use either `offset` or `cursor`, not both",
+            return Err(AppError::BadRequest(
+                "use either `offset` or `cursor`, not both".into(),
             ));
         }
         (Some(raw), None) => PageStart::After(Cursor::decode(raw, sort, direction)?),
@@ -90,13 +91,14 @@ pub async fn list_tasks(
     path = "/tasks",
     tag = "tasks",
     request_body = NewTaskRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters, e.g. a UUID")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[\x21-\x7e]+$", description = "1 to 255 visible ASCII characters, e.g. a UUID")),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created (or, for a repeated Idempotency-Key, the task created the first time)", body = TaskResponse),
         (status = 400, description = "Not JSON, or a malformed Idempotency-Key"),
+        (status = 409, description = "The Idempotency-Key was used with another body, or its task has been deleted since: use a new key"),
         (status = 413, description = "The body is too large"),
-        (status = 422, description = "A field is invalid, or the Idempotency-Key was used with another body"),
+        (status = 422, description = "A field is invalid"),
     )
 )]
 pub async fn create_task(
@@ -128,7 +130,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     value
         .to_str()
         .ok()
-        .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|key| {
+            (1..=IDEMPOTENCY_KEY_MAX_LEN).contains(&key.len())
+                && key.bytes().all(|b| b.is_ascii_graphic())
+        })
         .map(|key| Some(key.to_owned()))
         .ok_or_else(|| {
             AppError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into())

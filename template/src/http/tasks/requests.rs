@@ -44,17 +44,24 @@ impl From<NewTaskRequest> for TaskContent {
 // ANCHOR_END: new_task_request
 
 /// The `version` of a task as the client read it: writes name it, and a newer stored version
-/// is a 409.
+/// is a 409. JSON Schema counts `3.0` as the integer 3, and so does this type: a client whose
+/// JSON library writes whole numbers that way is not refused.
 #[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(try_from = "i64")]
+#[serde(try_from = "serde_json::Number")]
 pub struct Version(pub i32);
 
-impl TryFrom<i64> for Version {
+impl TryFrom<serde_json::Number> for Version {
     type Error = String;
 
-    fn try_from(version: i64) -> Result<Self, String> {
-        i32::try_from(version)
-            .ok()
+    fn try_from(number: serde_json::Number) -> Result<Self, String> {
+        let whole = number.as_i64().or_else(|| {
+            number
+                .as_f64()
+                .filter(|float| float.fract() == 0.0 && float.abs() <= f64::from(i32::MAX))
+                .map(|float| float as i64)
+        });
+        whole
+            .and_then(|version| i32::try_from(version).ok())
             .filter(|version| *version >= 1)
             .map(Self)
             .ok_or_else(|| "must be a version the task has had (1 or more)".into())

@@ -23,6 +23,7 @@ fn account_values_are_checked_when_they_are_made() {
     assert!(Email::try_from(format!("{}@example.com", "a".repeat(250))).is_err());
     assert!(DisplayName::try_from("  ".to_owned()).is_err());
     assert!(DisplayName::try_from("two\nlines".to_owned()).is_err());
+    assert!(DisplayName::try_from(format!("{} ", "x".repeat(100))).is_err());
     assert_eq!(
         DisplayName::try_from(" Ada ".to_owned()).unwrap().as_str(),
         "Ada"

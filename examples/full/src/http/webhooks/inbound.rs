@@ -40,9 +40,9 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, AppError> {
     tag = "webhooks",
     params(
         ("source" = String, Path, description = "The sending system, as named in WEBHOOK_INBOUND_SECRETS"),
-        ("webhook-id" = String, Header, description = "The message's unique id: 1 to 255 characters, no control characters"),
+        ("webhook-id" = String, Header, min_length = 1, max_length = 255, pattern = r"^[\x21-\x7e]+$", description = "The message's unique id: 1 to 255 visible ASCII characters"),
         ("webhook-timestamp" = i64, Header, description = "Unix seconds when it was sent; refused when further from now than WEBHOOK_TOLERANCE_SECS"),
-        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated when several: at most 8 signatures and 1024 bytes"),
+        ("webhook-signature" = String, Header, max_length = 1024, pattern = r"^([\x21-\x7e]+([ \t]+[\x21-\x7e]+){0,7})?$", description = "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated when several: at most 8 signatures and 1024 bytes"),
     ),
     request_body(content = serde_json::Value, content_type = "application/json", description = "Any JSON"),
     responses(

@@ -58,8 +58,17 @@ impl TaskService {
                 self.announce(TaskEventKind::Created, &task).await;
                 Ok((task, false))
             }
+            // A replay describes the task made the first time; once that task is deleted,
+            // the replay would describe something that is gone, and a second task is not
+            // what a retry asks for: the key is spent.
+            Idempotent::Replayed(task) if self.repo.get(task.id).await?.is_none() => {
+                Err(AppError::Conflict(
+                    "the task this Idempotency-Key created has been deleted since; use a new key"
+                        .into(),
+                ))
+            }
             Idempotent::Replayed(task) => Ok((task, true)),
-            Idempotent::KeyReused => Err(AppError::Unprocessable(
+            Idempotent::KeyReused => Err(AppError::Conflict(
                 "this Idempotency-Key was used with a different body; use a new key".into(),
             )),
         }

@@ -22,6 +22,9 @@ fn titles_are_trimmed_bounded_and_single_line() {
         "characters, not bytes"
     );
     assert!(Title::try_from("two\nlines".to_owned()).is_err());
+    // The limits apply to what was sent, as the OpenAPI document states them.
+    assert!(Title::try_from(format!(" {} ", "x".repeat(199))).is_err());
+    assert!(Title::try_from("Buy milk\n".to_owned()).is_err());
 }
 
 #[test]
