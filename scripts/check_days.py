@@ -262,6 +262,7 @@ def course(docs_src):
         title = re.match(r"\*\*(.+?)\*\*", prop)
         security.append({"point": int(number), "property": (title.group(1) if title else prop).rstrip(".:"),
                          "webhooks_only": "webhooks variants" in prop,
+                         "redis_only": "redis variants" in prop,
                          "audit": "cargo audit" in enforced, "tests": tests})
     print(json.dumps({"generated_from": "the kit's docs/src (scripts/check_days.py course)",
                       "blocks": blocks, "days": days, "security": security}, indent=2))

@@ -344,6 +344,8 @@ class Course:
         for point in COURSE["security"]:
             if point["webhooks_only"] and self.variant not in ("webhooks", "full"):
                 continue
+            if point.get("redis_only") and self.variant not in ("redis", "full"):
+                continue
             if not point["tests"] and not point["audit"]:
                 missing.append(f"point {point['point']} names no test")
             for test in point["tests"]:

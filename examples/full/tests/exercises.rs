@@ -1634,13 +1634,13 @@ async fn day_28_every_response_forbids_framing_referrers_and_caching() {
         serde_json::from_str(&service_file("docs/course.json")).expect("docs/course.json");
     let point = course["security"]
         .as_array()
-        .and_then(|points| points.iter().find(|p| p["point"] == 14))
+        .and_then(|points| points.iter().find(|p| p["point"] == 15))
         .cloned()
         .unwrap_or_default();
     assert_eq!(
         point["tests"],
         json!(["security::security_headers_are_on_every_response"]),
-        "docs/course.json holds point 14 with its test: {point}"
+        "docs/course.json holds point 15 with its test: {point}"
     );
 }
 

@@ -59,6 +59,9 @@ pub struct InboundWebhooks {
     pub config: WebhookConfig,
 }
 
+/// The longest `webhook-id`, in bytes (visible ASCII, so also in characters).
+pub const MESSAGE_ID_MAX_LEN: usize = 255;
+
 impl InboundWebhooks {
     /// 401 for a signature or timestamp that does not verify, and for an unknown source: an
     /// unknown source is checked against a decoy secret and refused with the same answer, so a
@@ -72,7 +75,10 @@ impl InboundWebhooks {
     ) -> Result<Received, AppError> {
         let known = self.config.inbound_secrets.get(source);
         let id = headers.id.trim();
-        if id.is_empty() || id.len() > 255 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        if id.is_empty()
+            || id.len() > MESSAGE_ID_MAX_LEN
+            || !id.bytes().all(|b| b.is_ascii_graphic())
+        {
             return Err(AppError::BadRequest(
                 "webhook-id must be 1 to 255 visible ASCII characters".into(),
             ));

@@ -102,8 +102,8 @@ pub const ACCESS_RECHECK: Duration = Duration::from_secs(5);
 /// with a `TaskEventData` JSON body each. An `unavailable` event means events may have been
 /// missed; the stream then ends: re-read `GET /tasks` and reconnect. An `ended` event means
 /// the caller's access ended (the access token expired, or the session was revoked: checked
-/// every 5 seconds); the stream then ends: reconnect with a valid token. At most
-/// 5 streams per account are open at once (429 beyond).
+/// every 5 seconds); the stream then ends: reconnect with a valid token.
+/// At most 5 streams per account are open at once (429 beyond).
 #[utoipa::path(
     get,
     path = "/tasks/events",
@@ -186,4 +186,22 @@ async fn access_ends(state: AppState, token: String, expires_at: DateTime<Utc>) 
 /// The live task event stream.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(task_events))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::app::task_feed::MAX_STREAMS_PER_OWNER;
+
+    /// The annotation and the doc comment write the stream cap and the re-check interval as
+    /// literals; they must be the server's.
+    #[test]
+    fn the_documented_stream_limits_are_the_servers() {
+        let doc = serde_json::to_value(crate::http::openapi()).unwrap();
+        let operation = &doc["paths"]["/tasks/events"]["get"];
+        let text = operation.to_string();
+        assert!(text.contains(&format!("At most {MAX_STREAMS_PER_OWNER} streams")));
+        assert!(text.contains(&format!("has {MAX_STREAMS_PER_OWNER} streams open")));
+        let every = super::ACCESS_RECHECK.as_secs();
+        assert!(text.contains(&format!("every {every} seconds")));
+    }
 }

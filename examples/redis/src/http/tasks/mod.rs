@@ -275,7 +275,7 @@ pub async fn delete_task(
     responses(
         (status = 204, description = "All deleted"),
         (status = 404, description = "One of the tasks is missing or not the caller's; nothing was deleted"),
-        (status = 422, description = "No ids, more than 100, or not UUIDs"),
+        (status = 422, description = "No ids, more than `TaskIds` allows, a repeated id, or not UUIDs"),
     )
 )]
 pub async fn bulk_delete_tasks(

@@ -69,3 +69,43 @@ pub async fn receive_webhook(
         duplicate: received == Received::Duplicate,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        app::inbound::MESSAGE_ID_MAX_LEN,
+        domain::webhook::{MAX_SIGNATURE_HEADER, MAX_SIGNATURES},
+    };
+
+    /// The annotation writes its limits as literals; they must be the server's constants.
+    #[test]
+    fn the_documented_header_limits_are_the_servers() {
+        let doc = serde_json::to_value(crate::http::openapi()).unwrap();
+        let operation = &doc["paths"]["/webhooks/inbound/{source}"]["post"];
+        let header = |name: &str| {
+            operation["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|parameter| parameter["name"] == name)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            header("webhook-id")["schema"]["maxLength"],
+            MESSAGE_ID_MAX_LEN
+        );
+        let signature = header("webhook-signature");
+        assert_eq!(signature["schema"]["maxLength"], MAX_SIGNATURE_HEADER);
+        // (Built without doubled braces: the template engine would read them as its own.)
+        let repeats = ["{0,", &(MAX_SIGNATURES - 1).to_string(), "}"].concat();
+        assert!(
+            signature["schema"]["pattern"]
+                .as_str()
+                .unwrap()
+                .contains(&repeats)
+        );
+        let limits = format!("{MAX_SIGNATURES} signatures and {MAX_SIGNATURE_HEADER} bytes");
+        assert!(signature["description"].as_str().unwrap().contains(&limits));
+    }
+}
