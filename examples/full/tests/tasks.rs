@@ -635,3 +635,38 @@ async fn out_of_range_values_are_client_errors() {
         .await;
     assert_problem(twice, 422).await;
 }
+
+#[tokio::test]
+async fn the_next_page_is_linked_with_the_same_query() {
+    let (_env, server) = server().await;
+    let ada = server.signed_in("ada@example.com").await;
+    for title in ["a", "b", "c", "d"] {
+        create(&server, &ada, json!({"title": title})).await;
+    }
+    create(&server, &ada, json!({"title": "e", "status": "done"})).await;
+    // The offset gives way to the cursor; the filter, the ordering and the limit stay.
+    let mut path = "/tasks?status=todo&sort=title&direction=asc&limit=2&offset=1".to_owned();
+    let mut seen = Vec::new();
+    loop {
+        let response = call(&server, &ada, Method::GET, &path, None).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let link = response
+            .headers()
+            .get("link")
+            .map(|value| value.to_str().unwrap().to_owned());
+        let page: Value = response.json().await.unwrap();
+        for task in page["items"].as_array().unwrap() {
+            seen.push(task["title"].as_str().unwrap().to_owned());
+        }
+        let Some(cursor) = page["next_cursor"].as_str() else {
+            assert_eq!(link, None, "the last page links nowhere");
+            break;
+        };
+        let expected = format!(
+            "</tasks?status=todo&sort=title&direction=asc&limit=2&cursor={cursor}>; rel=\"next\""
+        );
+        assert_eq!(link.as_deref(), Some(expected.as_str()));
+        path = expected[1..expected.find('>').unwrap()].to_owned();
+    }
+    assert_eq!(seen, ["b", "c", "d"]);
+}

@@ -39,6 +39,7 @@ async fn readyz_reports_every_dependency_up() {
     assert_eq!(body["status"], "ready");
     assert_eq!(body["checks"]["postgres"], "up");
     assert_eq!(body["checks"]["redis"], "up");
+    assert_eq!(body["checks"]["jobs_worker"], "up", "the worker is watched");
     assert!(body.get("failing").is_none(), "{body}");
     server.shutdown().await.unwrap();
 }
@@ -72,6 +73,10 @@ async fn readyz_answers_503_naming_postgres_when_the_database_is_unreachable() {
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["checks"]["postgres"], "down");
     assert_eq!(body["failing"][0], "postgres", "{body}");
+    assert!(
+        body["checks"].get("jobs_worker").is_none(),
+        "no worker here (JOBS_WORKER=false), so none is watched: {body}"
+    );
     // The reason (which may name hosts) is logged, not sent.
     assert!(!body.to_string().contains("127.0.0.1"), "{body}");
     server.shutdown().await.unwrap();

@@ -55,6 +55,13 @@ impl Readiness {
         }
     }
 
+    /// These probes and `probe` too: a part of the service that watches itself (the job
+    /// worker) joins the dependencies' probes once it is built.
+    pub fn with(mut self, probe: Arc<dyn Probe>) -> Self {
+        self.probes.push(probe);
+        self
+    }
+
     /// From now on the instance reports itself not ready, whatever its dependencies say, so
     /// load balancers stop sending it new requests while it finishes the ones it has.
     pub fn start_draining(&self) {

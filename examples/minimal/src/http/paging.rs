@@ -1,7 +1,9 @@
 //! Offset paging parameters shared by the admin lists: `limit` (1 to [`MAX_PAGE`], default
 //! 20) and `offset` (default 0). Each is its own type, so a value out of range fails the parse
-//! with a message naming the range, and the document states the same range.
+//! with a message naming the range, and the document states the same range. And the `Link`
+//! header of a cursor-paged list ([`next_link`]).
 
+use axum::http::{HeaderValue, Uri};
 use serde::Deserialize;
 use utoipa::{
     IntoParams,
@@ -82,3 +84,24 @@ pub struct PageQuery {
     #[param(inline)]
     pub offset: Offset,
 }
+
+// ANCHOR: next_link
+/// The `Link` header to the next page (RFC 8288): this request's path and query, with `next`
+/// as `cursor` in place of any `cursor` or `offset`, so the filters, the ordering and the
+/// limit carry over. The URI is relative to the request's, as the RFC allows; it is built from
+/// the request's own query, which the URI parser has already held to URI characters.
+pub fn next_link(uri: &Uri, next: &str) -> Option<HeaderValue> {
+    let kept = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            key != "cursor" && key != "offset"
+        });
+    let cursor = format!("cursor={next}");
+    let query = kept.chain([cursor.as_str()]).collect::<Vec<_>>().join("&");
+    HeaderValue::try_from(format!("<{}?{query}>; rel=\"next\"", uri.path())).ok()
+}
+// ANCHOR_END: next_link

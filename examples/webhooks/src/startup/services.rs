@@ -28,13 +28,20 @@ use super::webhooks;
 /// audit log's writer.
 pub async fn assemble(config: &Config, ports: Ports) -> anyhow::Result<Services> {
     let jobs = Jobs::new(ports.job_queue);
+    // The worker this process runs (see `Application::run_until_stopped`) is watched too.
+    let readiness = if config.jobs.worker {
+        let worker = jobs.worker_probe(&config.jobs);
+        ports.readiness.with(Arc::new(worker))
+    } else {
+        ports.readiness
+    };
     let audit = AuditLog::start(
         ports.security_events,
         config.auth.login_failure_alert_per_minute,
     );
     let (outbox, webhooks, inbound) = webhooks::services(ports.webhooks, &jobs, config);
     Ok(Services {
-        readiness: ports.readiness,
+        readiness,
         auth: AuthService {
             users: ports.users.clone(),
             sessions: ports.sessions.clone(),

@@ -5,8 +5,8 @@ mod requests;
 
 use axum::{
     Json,
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    extract::{OriginalUri, Path, State},
+    http::{HeaderMap, StatusCode, header},
 };
 use sha2::{Digest, Sha256};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -20,6 +20,7 @@ pub use requests::{
 use super::{
     AppState,
     extract::{Authorized, JsonBody, QueryParams},
+    paging::next_link,
 };
 use crate::{
     app::tasks::{Cursor, ListQuery, PageStart, TaskFilter},
@@ -40,7 +41,9 @@ pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
     params(ListParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of tasks", body = TaskPageResponse),
+        (status = 200, description = "A page of tasks", body = TaskPageResponse, headers(
+            ("Link" = String, description = "`<...>; rel=\"next\"`: the next page's URI, this request's query with `next_cursor` in place of `cursor` or `offset` (RFC 8288); absent on the last page"),
+        )),
         (status = 400, description = "The cursor is not one this service issued for the same `sort` and `direction`, or both `offset` and `cursor` were given"),
         (status = 422, description = "A parameter is unknown, malformed or out of range"),
     )
@@ -48,8 +51,9 @@ pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
 pub async fn list_tasks(
     State(state): State<AppState>,
     auth: Authorized,
+    OriginalUri(uri): OriginalUri,
     QueryParams(params): QueryParams<ListParams>,
-) -> Result<Json<TaskPageResponse>, AppError> {
+) -> Result<(HeaderMap, Json<TaskPageResponse>), AppError> {
     let sort = params.sort.unwrap_or_default();
     let direction = params.direction.unwrap_or_default();
     let limit = params.limit.0;
@@ -77,11 +81,20 @@ pub async fn list_tasks(
             start,
         })
         .await?;
-    Ok(Json(TaskPageResponse {
+    let mut headers = HeaderMap::new();
+    if let Some(link) = page
+        .next_cursor
+        .as_deref()
+        .and_then(|next| next_link(&uri, next))
+    {
+        headers.insert(header::LINK, link);
+    }
+    let body = TaskPageResponse {
         items: page.items.into_iter().map(TaskResponse::from).collect(),
         next_cursor: page.next_cursor,
         limit,
-    }))
+    };
+    Ok((headers, Json(body)))
 }
 
 /// Create a task. With an `Idempotency-Key` header, a retry with the same key and body gets

@@ -14,7 +14,7 @@ use opentelemetry::{KeyValue, metrics::Counter};
 use tokio::{sync::mpsc, task::JoinSet};
 use uuid::Uuid;
 
-use super::{Attempt, Claimed, JobError, JobQueue, JobRunner, Lease, Outcome};
+use super::{Attempt, Claimed, Heartbeat, JobError, JobQueue, JobRunner, Lease, Outcome};
 use crate::config::JobsConfig;
 
 pub struct Worker {
@@ -24,6 +24,7 @@ pub struct Worker {
     /// The leases of running jobs: what to put back if they do not finish in time.
     held: Mutex<HashMap<Uuid, Lease>>,
     finished: Counter<u64>,
+    heartbeat: Heartbeat,
 }
 
 impl Worker {
@@ -37,7 +38,13 @@ impl Worker {
                 .u64_counter("jobs.finished")
                 .with_description("Job attempts by outcome (done, retry, dead, released) and kind")
                 .build(),
+            heartbeat: Heartbeat::default(),
         }
+    }
+
+    /// Beats `heartbeat` on every turn of the loop.
+    pub fn with_heartbeat(self, heartbeat: Heartbeat) -> Self {
+        Self { heartbeat, ..self }
     }
 
     pub async fn run(
@@ -54,6 +61,7 @@ impl Worker {
             "job worker started"
         );
         loop {
+            this.heartbeat.beat();
             let free = this.settings.concurrency.saturating_sub(running.len());
             let mut claimed_all = false;
             if free > 0 {
@@ -70,10 +78,12 @@ impl Worker {
                 }
             }
             if claimed_all {
-                // More may be due: claim again as soon as a slot frees up.
+                // More may be due: claim again as soon as a slot frees up (and come round
+                // once per poll interval meanwhile, to beat).
                 tokio::select! {
                     () = &mut stop => break,
                     Some(_) = running.join_next() => continue,
+                    () = tokio::time::sleep(this.settings.poll_interval) => continue,
                 }
             }
             tokio::select! {

@@ -18,8 +18,9 @@
 //!
 //! The parts: [`queue`] (what a job is and the storage port), [`runner`] (what each kind of
 //! job does: handlers registered by kind), [`worker`] (claiming, running, retrying, draining)
-//! and [`metrics`] (the queue's depth as gauges).
+//! [`metrics`] (the queue's depth as gauges) and [`heartbeat`] (readiness' view of the worker).
 
+mod heartbeat;
 mod metrics;
 mod queue;
 mod runner;
@@ -34,6 +35,7 @@ use std::{
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+pub use heartbeat::{CLAIM_ALLOWANCE, Heartbeat, WorkerProbe};
 pub use queue::{
     Claimed, Job, JobQueue, JobRecord, JobSpec, JobStatus, Lease, Outcome, QueueDepth, Requeued,
 };
@@ -49,6 +51,8 @@ pub struct Jobs {
     wake: mpsc::Sender<()>,
     /// The receiving end, until a worker takes it.
     wakeups: Arc<Mutex<Option<mpsc::Receiver<()>>>>,
+    /// The beats of this process's worker, for readiness.
+    heartbeat: Heartbeat,
 }
 
 impl Jobs {
@@ -60,6 +64,15 @@ impl Jobs {
             queue,
             wake,
             wakeups: Arc::new(Mutex::new(Some(wakeups))),
+            heartbeat: Heartbeat::default(),
+        }
+    }
+
+    /// Readiness' probe of the worker that [`Jobs::start_worker`] starts with `settings`.
+    pub fn worker_probe(&self, settings: &JobsConfig) -> WorkerProbe {
+        WorkerProbe {
+            heartbeat: self.heartbeat.clone(),
+            stale_after: settings.poll_interval * 3 + CLAIM_ALLOWANCE,
         }
     }
 
@@ -111,7 +124,8 @@ impl Jobs {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        let worker = worker::Worker::new(self.queue.clone(), runner, settings.clone());
+        let worker = worker::Worker::new(self.queue.clone(), runner, settings.clone())
+            .with_heartbeat(self.heartbeat.clone());
         tokio::spawn(worker.run(wakeups, stop))
     }
 }
