@@ -327,7 +327,11 @@ test_variant() {
   say "[$v] tests"
   cargo nextest run --locked --no-fail-fast
   say "[$v] contract: the running service against its OpenAPI document (Schemathesis)"
-  python3 scripts/contract.py
+  if [ -n "${DATABASE_URL:-}" ]; then
+    python3 scripts/contract.py
+  else
+    echo "skipped: the contract run serves from a real Postgres, and DATABASE_URL is unset"
+  fi
   [ "$v" != full ] || check_architecture_catches_leaks "$dir"
   cd "$ROOT"
 }

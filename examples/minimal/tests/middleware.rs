@@ -165,6 +165,21 @@ async fn cors_allows_configured_origins_only() {
         .unwrap()
         .to_owned();
     assert!(methods.contains("POST"), "{methods}");
+    // A browser shows a script only the response headers the server exposes.
+    let answer = server
+        .client
+        .get(server.url("/"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    let exposed = answer.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for name in ["x-request-id", "retry-after", "link"] {
+        assert!(exposed.contains(name), "{name} in {exposed}");
+    }
 
     let denied = preflight("https://evil.example.com").await.unwrap();
     assert!(

@@ -3,7 +3,7 @@
 //! with a message naming the range, and the document states the same range. And the `Link`
 //! header of a cursor-paged list ([`next_link`]).
 
-use axum::http::{HeaderValue, Uri};
+use axum::http::HeaderValue;
 use serde::Deserialize;
 use utoipa::{
     IntoParams,
@@ -86,22 +86,54 @@ pub struct PageQuery {
 }
 
 // ANCHOR: next_link
-/// The `Link` header to the next page (RFC 8288): this request's path and query, with `next`
-/// as `cursor` in place of any `cursor` or `offset`, so the filters, the ordering and the
-/// limit carry over. The URI is relative to the request's, as the RFC allows; it is built from
-/// the request's own query, which the URI parser has already held to URI characters.
-pub fn next_link(uri: &Uri, next: &str) -> Option<HeaderValue> {
-    let kept = uri
-        .query()
+/// The `Link` header to the next page (RFC 8288): this request's query, with `next` as
+/// `cursor` in place of any `cursor` or `offset`, so the filters, the ordering and the limit
+/// carry over. The target is a query-only reference (`<?...>`), which a client resolves
+/// against the URI it asked for: it stays right behind a proxy that strips a path prefix.
+/// The query is the request's own, which the URI parser has already held to URI characters.
+pub fn next_link(query: Option<&str>, next: &str) -> Option<HeaderValue> {
+    let kept = query
         .unwrap_or_default()
         .split('&')
         .filter(|pair| !pair.is_empty())
         .filter(|pair| {
-            let key = pair.split('=').next().unwrap_or_default();
-            key != "cursor" && key != "offset"
+            // Keys are compared as the query parser reads them: `%63ursor` is `cursor`.
+            let key = decoded(pair.split('=').next().unwrap_or_default());
+            key != b"cursor" && key != b"offset"
         });
     let cursor = format!("cursor={next}");
     let query = kept.chain([cursor.as_str()]).collect::<Vec<_>>().join("&");
-    HeaderValue::try_from(format!("<{}?{query}>; rel=\"next\"", uri.path())).ok()
+    HeaderValue::try_from(format!("<?{query}>; rel=\"next\"")).ok()
+}
+
+/// A query key as form decoding reads it: `+` is a space, `%XX` a byte.
+fn decoded(key: &str) -> Vec<u8> {
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 // ANCHOR_END: next_link
+
+#[cfg(test)]
+mod tests;

@@ -32,7 +32,8 @@ pub async fn assemble(config: &Config, ports: Ports) -> anyhow::Result<Services>
     let jobs = Jobs::new(ports.job_queue);
     // The worker this process runs (see `Application::run_until_stopped`) is watched too.
     let readiness = if config.jobs.worker {
-        let worker = jobs.worker_probe(&config.jobs);
+        let longest_claim = config.database.acquire_timeout + config.database.statement_timeout;
+        let worker = jobs.worker_probe(&config.jobs, longest_claim);
         ports.readiness.with(Arc::new(worker))
     } else {
         ports.readiness

@@ -168,7 +168,7 @@ fn cors(allowed: &[String]) -> CorsLayer {
             request_id::HEADER,
             header::HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([request_id::HEADER, header::RETRY_AFTER])
+        .expose_headers([request_id::HEADER, header::RETRY_AFTER, header::LINK])
         .max_age(Duration::from_secs(600))
 }
 // ANCHOR_END: cors

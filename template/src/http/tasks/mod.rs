@@ -5,7 +5,7 @@ mod requests;
 
 use axum::{
     Json,
-    extract::{OriginalUri, Path, State},
+    extract::{Path, RawQuery, State},
     http::{HeaderMap, StatusCode, header},
 };
 use sha2::{Digest, Sha256};
@@ -42,7 +42,7 @@ pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of tasks", body = TaskPageResponse, headers(
-            ("Link" = String, description = "`<...>; rel=\"next\"`: the next page's URI, this request's query with `next_cursor` in place of `cursor` or `offset` (RFC 8288); absent on the last page"),
+            ("Link" = String, description = "`<?...>; rel=\"next\"`: the next page, as a query-only reference to resolve against the request's URI: this request's query with `next_cursor` in place of `cursor` or `offset` (RFC 8288); absent on the last page"),
         )),
         (status = 400, description = "The cursor is not one this service issued for the same `sort` and `direction`, or both `offset` and `cursor` were given"),
         (status = 422, description = "A parameter is unknown, malformed or out of range"),
@@ -51,7 +51,7 @@ pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
 pub async fn list_tasks(
     State(state): State<AppState>,
     auth: Authorized,
-    OriginalUri(uri): OriginalUri,
+    RawQuery(query): RawQuery,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<(HeaderMap, Json<TaskPageResponse>), AppError> {
     let sort = params.sort.unwrap_or_default();
@@ -85,7 +85,7 @@ pub async fn list_tasks(
     if let Some(link) = page
         .next_cursor
         .as_deref()
-        .and_then(|next| next_link(&uri, next))
+        .and_then(|next| next_link(query.as_deref(), next))
     {
         headers.insert(header::LINK, link);
     }
@@ -104,7 +104,7 @@ pub async fn list_tasks(
     path = "/tasks",
     tag = "tasks",
     request_body = NewTaskRequest,
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[\x21-\x7e]+$", description = "1 to 255 visible ASCII characters, e.g. a UUID")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = r"^[\x21-\x7e]+$", description = "1 to 255 visible ASCII characters, e.g. a UUID")),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created (or, for a repeated Idempotency-Key, the task created the first time)", body = TaskResponse),

@@ -35,7 +35,7 @@ use std::{
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-pub use heartbeat::{CLAIM_ALLOWANCE, Heartbeat, WorkerProbe};
+pub use heartbeat::{Heartbeat, SLACK, WorkerProbe};
 pub use queue::{
     Claimed, Job, JobQueue, JobRecord, JobSpec, JobStatus, Lease, Outcome, QueueDepth, Requeued,
 };
@@ -69,10 +69,11 @@ impl Jobs {
     }
 
     /// Readiness' probe of the worker that [`Jobs::start_worker`] starts with `settings`.
-    pub fn worker_probe(&self, settings: &JobsConfig) -> WorkerProbe {
+    /// `longest_claim` bounds one claim: the database's acquire and statement timeouts.
+    pub fn worker_probe(&self, settings: &JobsConfig, longest_claim: Duration) -> WorkerProbe {
         WorkerProbe {
             heartbeat: self.heartbeat.clone(),
-            stale_after: settings.poll_interval * 3 + CLAIM_ALLOWANCE,
+            stale_after: settings.poll_interval * 3 + longest_claim + SLACK,
         }
     }
 

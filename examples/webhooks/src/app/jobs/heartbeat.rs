@@ -15,9 +15,9 @@ use tokio::time::Instant;
 
 use crate::app::readiness::Probe;
 
-/// How long one turn may take beyond the poll interval: a claim waits for a pooled connection
-/// and runs one statement, each bounded by the database settings (3 s and 5 s by default).
-pub const CLAIM_ALLOWANCE: Duration = Duration::from_secs(10);
+/// Scheduling slack for a turn on a busy machine, beyond the poll intervals and the longest
+/// claim (see [`crate::app::jobs::Jobs::worker_probe`]).
+pub const SLACK: Duration = Duration::from_secs(2);
 
 /// When the worker last beat, shared by the worker and its probe. A new heartbeat counts as
 /// a beat, so a worker that is about to start is not reported down.
@@ -56,7 +56,7 @@ impl Heartbeat {
 /// instance degraded, not unready; `/readyz` names it, and an alert can.
 pub struct WorkerProbe {
     pub heartbeat: Heartbeat,
-    /// Three poll intervals and a [`CLAIM_ALLOWANCE`].
+    /// Three poll intervals, the longest claim and [`SLACK`].
     pub stale_after: Duration,
 }
 
