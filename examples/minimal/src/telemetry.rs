@@ -1,10 +1,15 @@
 //! Logs, traces and metrics. Logs go to stdout, pretty or JSON; spans and metrics are exported
-//! over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and nothing is exported (or
-//! started) otherwise: the metric instruments then record into a no-op provider.
+//! over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set; with `METRICS_PROMETHEUS=true` the
+//! metrics can also be scraped. Nothing is exported (or started) otherwise: the metric
+//! instruments then record into a no-op provider.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use axum::http::HeaderMap;
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{Key, trace::TracerProvider as _};
 use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig};
+use opentelemetry_prometheus::ResourceSelector;
 use opentelemetry_sdk::{
     Resource, metrics::SdkMeterProvider, propagation::TraceContextPropagator,
     trace::SdkTracerProvider,
@@ -45,18 +50,18 @@ impl TelemetryGuard {
 /// Installs the global subscriber. Call once per process.
 pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_new(&config.log_level)?;
-    let (tracer, meter) = match config.otlp_endpoint.as_deref() {
-        Some(endpoint) => {
-            let resource = Resource::builder()
-                .with_service_name(config.service_name.clone())
-                .build();
-            let meter = meter_provider(endpoint, resource.clone())?;
-            // Instruments created from now on (see `http::metrics`) record into this provider.
-            opentelemetry::global::set_meter_provider(meter.clone());
-            (Some(tracer_provider(endpoint, resource)?), Some(meter))
-        }
-        None => (None, None),
-    };
+    let resource = Resource::builder()
+        .with_service_name(config.service_name.clone())
+        .build();
+    let endpoint = config.otlp_endpoint.as_deref();
+    let tracer = endpoint
+        .map(|endpoint| tracer_provider(endpoint, resource.clone()))
+        .transpose()?;
+    let meter = meter_provider(endpoint, config.prometheus_addr.is_some(), resource)?;
+    if let Some(meter) = &meter {
+        // Instruments created from now on (see `http::metrics`) record into this provider.
+        opentelemetry::global::set_meter_provider(meter.clone());
+    }
     let otel = tracer.as_ref().map(|provider| {
         tracing_opentelemetry::layer().with_tracer(provider.tracer(env!("CARGO_PKG_NAME")))
     });
@@ -106,16 +111,53 @@ fn tracer_provider(endpoint: &str, resource: Resource) -> anyhow::Result<SdkTrac
         .build())
 }
 
-/// Metrics are pushed every 60 s (the SDK's default interval) and at shutdown.
-fn meter_provider(endpoint: &str, resource: Resource) -> anyhow::Result<SdkMeterProvider> {
-    let exporter = MetricExporter::builder()
-        .with_http()
-        .with_endpoint(format!("{endpoint}/v1/metrics"))
-        .build()?;
-    Ok(SdkMeterProvider::builder()
-        .with_periodic_exporter(exporter)
-        .with_resource(resource)
-        .build())
+// ANCHOR: meter_provider
+/// Metrics are pushed over OTLP every 60 s (the SDK's default interval) and at shutdown, when
+/// there is an endpoint; with `prometheus`, they are also kept for `GET /metrics` on the scrape
+/// listener ([`prometheus_registry`]). `None` when neither: instruments stay no-ops.
+fn meter_provider(
+    endpoint: Option<&str>,
+    prometheus: bool,
+    resource: Resource,
+) -> anyhow::Result<Option<SdkMeterProvider>> {
+    if endpoint.is_none() && !prometheus {
+        return Ok(None);
+    }
+    let mut builder = SdkMeterProvider::builder().with_resource(resource);
+    if let Some(endpoint) = endpoint {
+        let exporter = MetricExporter::builder()
+            .with_http()
+            .with_endpoint(format!("{endpoint}/v1/metrics"))
+            .build()?;
+        builder = builder.with_periodic_exporter(exporter);
+    }
+    if prometheus {
+        let registry = prometheus::Registry::new();
+        let reader = opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            // `service_name` on every series, as the collector's exporter writes it, so the
+            // dashboards' `service_name=~"$service"` selects them either way.
+            .with_resource_selector(ResourceSelector::KeyAllowList(HashSet::from([
+                Key::from_static_str("service.name"),
+            ])))
+            // No `otel_scope_*` labels: nothing queries them, and every series would carry them.
+            .scope_info_enabled(false)
+            .build()?;
+        builder = builder.with_reader(reader);
+        // A second `init` in one process (tests) keeps the first registry.
+        let _ = PROMETHEUS.set(registry);
+    }
+    Ok(Some(builder.build()))
+}
+// ANCHOR_END: meter_provider
+
+/// The metrics `GET /metrics` serves, when `METRICS_PROMETHEUS=true` made [`init`] keep them.
+static PROMETHEUS: OnceLock<prometheus::Registry> = OnceLock::new();
+
+/// The registry the scrape listener encodes (`http::prometheus`); `None` unless [`init`] ran
+/// with `METRICS_PROMETHEUS=true`.
+pub fn prometheus_registry() -> Option<prometheus::Registry> {
+    PROMETHEUS.get().cloned()
 }
 
 /// Makes `span` a child of the trace context found in the request headers, if any.

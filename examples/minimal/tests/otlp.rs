@@ -1,4 +1,5 @@
-//! A request's span reaches an OTLP/HTTP receiver started inside the test.
+//! A request's span, and the spans of the repository calls it makes, reach an OTLP/HTTP
+//! receiver started inside the test.
 
 mod common;
 
@@ -34,6 +35,17 @@ async fn a_request_span_is_exported_over_otlp() {
         .to_str()
         .unwrap()
         .to_owned();
+    // A request that reads the database: its repository calls are spans of their own.
+    let session = server.signed_in("ada@example.com").await;
+    let me = server
+        .client
+        .get(server.url("/me"))
+        .bearer_auth(&session.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let me: serde_json::Value = me.json().await.unwrap();
     server.shutdown().await.unwrap();
     // Flush the batch exporter: the span is sent now, not on the next timer tick.
     tokio::task::spawn_blocking(move || guard.shutdown())
@@ -68,6 +80,40 @@ async fn a_request_span_is_exported_over_otlp() {
     // The caller's W3C trace context was continued.
     assert_eq!(hex(&span.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(hex(&span.parent_span_id), "00f067aa0ba902b7");
+    // ANCHOR: db_span_test
+    // The repository call is a child of the request's span, named after the statement, and
+    // carries no parameter: neither the account's id nor its email.
+    let spans: Vec<_> = exported
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .collect();
+    let request = spans
+        .iter()
+        .find(|span| span.name == "GET /me")
+        .expect("the request's span");
+    let query = spans
+        .iter()
+        .find(|span| span.name == "users.by_id")
+        .expect("the repository call's span");
+    assert_eq!(query.trace_id, request.trace_id);
+    assert_eq!(
+        query.parent_span_id, request.span_id,
+        "a child of the request"
+    );
+    assert_eq!(
+        otlp_attr(&query.attributes, "db.system.name").as_deref(),
+        Some("postgresql")
+    );
+    for attribute in &query.attributes {
+        let value = format!("{:?}", attribute.value);
+        for secret in [&me["id"], &me["email"]] {
+            let secret = secret.as_str().unwrap();
+            assert!(!value.contains(secret), "{} leaks {secret}", attribute.key);
+        }
+    }
+    // ANCHOR_END: db_span_test
     let resource = resource.as_ref().expect("resource");
     assert_eq!(
         otlp_attr(&resource.attributes, "service.name").as_deref(),

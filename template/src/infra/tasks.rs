@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use tracing::instrument;
 use uuid::Uuid;
 
 use super::postgres::with_retry;
@@ -92,6 +93,7 @@ async fn insert_task<'e>(
 
 #[async_trait]
 impl TaskRepository for PgTaskRepository {
+    #[instrument(name = "tasks.insert", skip_all, fields(db.system.name = "postgresql"))]
     async fn insert(&self, task: &Task, outbox: &[Job]) -> Result<(), AppError> {
         if outbox.is_empty() {
             insert_task(&self.0, task).await?;
@@ -105,6 +107,7 @@ impl TaskRepository for PgTaskRepository {
     }
 
     // ANCHOR: insert_idempotent
+    #[instrument(name = "tasks.insert_idempotent", skip_all, fields(db.system.name = "postgresql"))]
     async fn insert_idempotent(
         &self,
         key: &IdempotencyKey,
@@ -166,6 +169,7 @@ impl TaskRepository for PgTaskRepository {
     }
     // ANCHOR_END: insert_idempotent
 
+    #[instrument(name = "tasks.get", skip_all, fields(db.system.name = "postgresql"))]
     async fn get(&self, id: Uuid) -> Result<Option<Task>, AppError> {
         let row = with_retry(|| {
             sqlx::query_as!(
@@ -180,6 +184,7 @@ impl TaskRepository for PgTaskRepository {
         row.map(Task::try_from).transpose()
     }
 
+    #[instrument(name = "tasks.update", skip_all, fields(db.system.name = "postgresql"))]
     async fn update(
         &self,
         task: &Task,
@@ -216,6 +221,7 @@ impl TaskRepository for PgTaskRepository {
         Ok(stored)
     }
 
+    #[instrument(name = "tasks.delete", skip_all, fields(db.system.name = "postgresql"))]
     async fn delete(&self, id: Uuid, outbox: &[Job]) -> Result<bool, AppError> {
         if outbox.is_empty() {
             let done = sqlx::query!("DELETE FROM tasks WHERE id = $1", id)
@@ -237,6 +243,7 @@ impl TaskRepository for PgTaskRepository {
     }
 
     // ANCHOR: delete_all
+    #[instrument(name = "tasks.delete_all", skip_all, fields(db.system.name = "postgresql"))]
     async fn delete_all(
         &self,
         owner: Uuid,
@@ -264,6 +271,7 @@ impl TaskRepository for PgTaskRepository {
     }
     // ANCHOR_END: delete_all
 
+    #[instrument(name = "tasks.list", skip_all, fields(db.system.name = "postgresql"))]
     async fn list(&self, query: &ListQuery) -> Result<Vec<Task>, AppError> {
         let rows = with_retry(|| async {
             list_query(query)
@@ -275,6 +283,7 @@ impl TaskRepository for PgTaskRepository {
         rows.into_iter().map(Task::try_from).collect()
     }
 
+    #[instrument(name = "tasks.purge_expired_keys", skip_all, fields(db.system.name = "postgresql"))]
     async fn purge_expired_keys(&self) -> Result<u64, AppError> {
         let done = sqlx::query!("DELETE FROM idempotency_keys WHERE expires_at < now()")
             .execute(&self.0)
@@ -285,6 +294,7 @@ impl TaskRepository for PgTaskRepository {
     /// One statement writes every row, with spread-out creation times, statuses, due dates
     /// and titles (a million take seconds). `DATABASE_STATEMENT_TIMEOUT_MS` bounds requests,
     /// and a million rows take longer than any request should: lifted for this transaction.
+    #[instrument(name = "tasks.seed", skip_all, fields(db.system.name = "postgresql"))]
     async fn seed(&self, owner: Uuid, count: i64) -> Result<u64, AppError> {
         let mut tx = self.0.begin().await?;
         sqlx::query("SET LOCAL statement_timeout = 0")

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::passwords::StoredHash;
 use crate::error::AppError;
 
 /// A refresh token to store: only the hash of its value.
@@ -76,6 +77,38 @@ pub trait SessionRepository: Send + Sync {
     /// Puts an access token on the deny list until it would have expired anyway.
     async fn deny_access(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<(), AppError>;
 
-    /// Deletes deny-list entries and refresh tokens past their expiry; returns how many.
+    /// Deletes deny-list entries, refresh tokens and reset tokens past their expiry; returns
+    /// how many.
     async fn purge_expired(&self) -> Result<u64, AppError>;
+
+    /// Stores the hash of the account's password reset token, replacing any earlier one, if
+    /// the account exists and is enabled; `false` (nothing stored) otherwise.
+    async fn store_reset_token(&self, reset: NewResetToken) -> Result<bool, AppError>;
+
+    /// Sets a new password in one transaction: it consumes the reset token with hash
+    /// `presented` (whether or not it is still live: single use), and if it was live and its
+    /// account enabled, stores `password` and ends every session as
+    /// [`Self::end_all_sessions`] does. The account's id, or `None` when nothing changed.
+    async fn reset_password(
+        &self,
+        presented: &[u8],
+        password: StoredHash,
+    ) -> Result<Option<Uuid>, AppError>;
+
+    /// Stores the user's new password, ends every session (as [`Self::end_all_sessions`]
+    /// does) and drops any outstanding reset token, in one transaction; returns the new
+    /// session epoch, or `None` when the account is gone or disabled.
+    async fn change_password(
+        &self,
+        user_id: Uuid,
+        password: StoredHash,
+    ) -> Result<Option<i32>, AppError>;
+}
+
+/// A password reset token to store: only the hash of its value.
+#[derive(Debug, Clone)]
+pub struct NewResetToken {
+    pub user_id: Uuid,
+    pub hash: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
 }

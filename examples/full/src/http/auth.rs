@@ -1,4 +1,5 @@
-//! `/auth/*` and `/me`: register, log in, refresh, log out; the caller's own account.
+//! `/auth/*`: register, log in, refresh, log out, and reset a forgotten password. The
+//! caller's own account (`/me`) is in `super::account`.
 
 use axum::{
     Json,
@@ -282,30 +283,96 @@ pub async fn logout_all(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The caller's own account.
-#[utoipa::path(
-    get,
-    path = "/me",
-    tag = "auth",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The caller's account", body = UserResponse),
-    )
-)]
-pub async fn me(
-    State(state): State<AppState>,
-    auth: Authorized,
-) -> Result<Json<UserResponse>, AppError> {
-    let user = state
-        .auth
-        .users
-        .by_id(auth.caller.id)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
-    Ok(Json(user.into()))
+// ANCHOR: password_requests
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotPasswordRequest {
+    pub email: Email,
 }
 
-/// The sign-up, sign-in and session routes, and the caller's own account.
+/// A password reset token as sent: 1 to 256 characters (the service issues 43).
+#[derive(Deserialize)]
+#[serde(try_from = "String")]
+pub struct ResetToken(String);
+
+impl TryFrom<String> for ResetToken {
+    type Error = String;
+
+    /// The same shape as a refresh token: both are 256 random bits, base64url-encoded.
+    fn try_from(token: String) -> Result<Self, String> {
+        RefreshToken::try_from(token).map(|token| Self(token.0))
+    }
+}
+
+schema! {
+    ResetToken => string("The token from the password reset email")
+        .min_length(Some(1))
+        .max_length(Some(REFRESH_TOKEN_MAX_CHARS))
+        .into();
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    pub token: ResetToken,
+    pub password: NewPassword,
+}
+
+// ANCHOR_END: password_requests
+
+// ANCHOR: forgot_handler
+/// Ask for a password reset email. The answer is the same whether or not the address has an
+/// account; if it has an enabled one, a single-use token valid for 30 minutes is emailed (at
+/// most one email per address per fixed 10-minute window).
+#[utoipa::path(
+    post,
+    path = "/auth/password/forgot",
+    tag = "auth",
+    request_body = ForgotPasswordRequest,
+    responses(
+        (status = 202, description = "Accepted: an email follows if the address has an account"),
+        (status = 422, description = "A field is missing, unknown or invalid"),
+        (status = 429, description = "Too many attempts; see `Retry-After`"),
+    )
+)]
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    JsonBody(body): JsonBody<ForgotPasswordRequest>,
+) -> Result<StatusCode, AppError> {
+    state.auth.forgot_password(&origin, &body.email).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+// ANCHOR_END: forgot_handler
+
+/// Set a new password with the token from the reset email. The token works once, and every
+/// session of the account ends: log in again with the new password.
+#[utoipa::path(
+    post,
+    path = "/auth/password/reset",
+    tag = "auth",
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 204, description = "Password set; every session of the account ended"),
+        (status = 401, description = "The token is unknown, used or expired (it is used up either way)"),
+        (status = 422, description = "A field is missing, unknown or invalid"),
+        (status = 429, description = "Too many attempts; see `Retry-After`"),
+        (status = 503, description = "Busy hashing passwords; see `Retry-After`"),
+    )
+)]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    JsonBody(body): JsonBody<ResetPasswordRequest>,
+) -> Result<StatusCode, AppError> {
+    state
+        .auth
+        .reset_password(&origin, &body.token.0, body.password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The sign-up, sign-in, session and password reset routes.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register))
@@ -313,5 +380,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(logout_all))
-        .routes(routes!(me))
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
 }

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use tracing::instrument;
 
 use crate::{
     app::{
@@ -18,6 +19,7 @@ pub struct PgInboundStore(pub PgPool);
 #[async_trait]
 impl InboundStore for PgInboundStore {
     // ANCHOR: record_once
+    #[instrument(name = "inbound.record", skip_all, fields(db.system.name = "postgresql"))]
     async fn record(&self, message: &InboundMessage, outbox: &[Job]) -> Result<bool, AppError> {
         let mut tx = self.0.begin().await?;
         let inserted = sqlx::query!(
@@ -41,6 +43,7 @@ impl InboundStore for PgInboundStore {
     }
     // ANCHOR_END: record_once
 
+    #[instrument(name = "inbound.purge_before", skip_all, fields(db.system.name = "postgresql"))]
     async fn purge_before(&self, before: DateTime<Utc>) -> Result<u64, AppError> {
         Ok(sqlx::query!(
             "DELETE FROM inbound_webhooks WHERE received_at < $1",

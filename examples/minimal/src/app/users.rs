@@ -70,6 +70,8 @@ pub trait UserRepository: Send + Sync {
         email_key: &str,
         role: Role,
     ) -> Result<Option<User>, AppError>;
+    /// Sets the account's display name; `None` when there is no such account.
+    async fn rename(&self, id: Uuid, display_name: &str) -> Result<Option<User>, AppError>;
 }
 
 /// Admin-only account management. The role check happens at the edge (the handlers take

@@ -5,6 +5,7 @@
 //! documented (`tests/openapi.rs` also fails on any plain `.route(` call). Each module of
 //! handlers offers its routes as `routes()`; [`router`] puts them together.
 
+pub mod account;
 pub mod auth;
 pub mod docs;
 pub mod extract;
@@ -15,6 +16,7 @@ pub mod load_shed;
 pub mod metrics;
 pub mod paging;
 pub mod problem;
+pub mod prometheus;
 pub mod rate_limit;
 pub mod request_id;
 pub mod schemas;
@@ -210,6 +212,7 @@ fn add_standard_responses(operation: &mut Operation, probe: bool) {
 fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
+        .merge(account::routes())
         .merge(tasks::routes())
         .merge(users::routes())
         .merge(jobs::routes())

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
+use tracing::instrument;
 use uuid::Uuid;
 
 use super::postgres::stored;
@@ -75,11 +76,14 @@ fn excerpt(error: &str) -> String {
 
 #[async_trait]
 impl JobQueue for PgJobQueue {
+    #[instrument(name = "jobs.enqueue", skip_all, fields(db.system.name = "postgresql"))]
     async fn enqueue(&self, job: &Job) -> Result<bool, AppError> {
         let mut conn = self.0.acquire().await?;
         Ok(enqueue(&mut conn, job).await?)
     }
 
+    // No span: every worker polls this every poll interval, idle or not, and a trace per
+    // poll would bury the traces of requests and jobs.
     async fn claim(
         &self,
         limit: usize,
@@ -156,6 +160,7 @@ impl JobQueue for PgJobQueue {
             .collect())
     }
 
+    #[instrument(name = "jobs.settle", skip_all, fields(db.system.name = "postgresql"))]
     async fn settle(&self, lease: Lease, outcome: &Outcome) -> Result<bool, AppError> {
         let (status, run_at, attempts_back, error) = match outcome {
             Outcome::Done => ("done", None, 0, None),
@@ -181,6 +186,7 @@ impl JobQueue for PgJobQueue {
         Ok(settled == 1)
     }
 
+    #[instrument(name = "jobs.list", skip_all, fields(db.system.name = "postgresql"))]
     async fn list(
         &self,
         status: JobStatus,
@@ -212,6 +218,7 @@ impl JobQueue for PgJobQueue {
         Ok((jobs, total))
     }
 
+    #[instrument(name = "jobs.requeue", skip_all, fields(db.system.name = "postgresql"))]
     async fn requeue(&self, id: Uuid) -> Result<Requeued, AppError> {
         let requeued = sqlx::query_as!(
             JobRow,
@@ -234,6 +241,7 @@ impl JobQueue for PgJobQueue {
         }
     }
 
+    #[instrument(name = "jobs.purge_done", skip_all, fields(db.system.name = "postgresql"))]
     async fn purge_done(&self, before: DateTime<Utc>) -> Result<u64, AppError> {
         Ok(sqlx::query!(
             "DELETE FROM jobs WHERE status = 'done' AND updated_at < $1",
@@ -244,6 +252,7 @@ impl JobQueue for PgJobQueue {
         .rows_affected())
     }
 
+    // No span: the queue-depth sampler polls this every `SATURATION_SAMPLING` (10 s).
     async fn depth(&self) -> Result<QueueDepth, AppError> {
         // Finished jobs are most of the table and are left out, through the status index.
         let row = sqlx::query!(

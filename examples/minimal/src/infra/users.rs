@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use tracing::instrument;
 use uuid::Uuid;
 
 use super::postgres::conflict_on;
@@ -52,6 +53,7 @@ fn parse_role(role: &str) -> Result<Role, AppError> {
 
 #[async_trait]
 impl UserRepository for PgUserRepository {
+    #[instrument(name = "users.create", skip_all, fields(db.system.name = "postgresql"))]
     async fn create(&self, user: NewUser, outbox: &[Job]) -> Result<User, AppError> {
         let mut tx = self.0.begin().await?;
         let created: User = sqlx::query_as!(
@@ -84,6 +86,7 @@ impl UserRepository for PgUserRepository {
         Ok(created)
     }
 
+    #[instrument(name = "users.credentials", skip_all, fields(db.system.name = "postgresql"))]
     async fn credentials(&self, email_key: &str) -> Result<Option<Credentials>, AppError> {
         let Some(row) = sqlx::query!(
             r#"SELECT id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
@@ -116,6 +119,7 @@ impl UserRepository for PgUserRepository {
     }
 
     // ANCHOR: access_state
+    #[instrument(name = "users.access_state", skip_all, fields(db.system.name = "postgresql"))]
     async fn access_state(&self, id: Uuid, jti: Uuid) -> Result<Option<AccessState>, AppError> {
         let row = sqlx::query!(
             r#"SELECT role, disabled_at IS NOT NULL AS "disabled!", session_epoch,
@@ -138,6 +142,7 @@ impl UserRepository for PgUserRepository {
     }
     // ANCHOR_END: access_state
 
+    #[instrument(name = "users.by_id", skip_all, fields(db.system.name = "postgresql"))]
     async fn by_id(&self, id: Uuid) -> Result<Option<User>, AppError> {
         sqlx::query_as!(
             UserRow,
@@ -152,6 +157,7 @@ impl UserRepository for PgUserRepository {
         .transpose()
     }
 
+    #[instrument(name = "users.set_password", skip_all, fields(db.system.name = "postgresql"))]
     async fn set_password(&self, id: Uuid, hash: StoredHash) -> Result<(), AppError> {
         sqlx::query!(
             "UPDATE users SET password_hash = $2, pepper_id = $3 WHERE id = $1",
@@ -164,6 +170,7 @@ impl UserRepository for PgUserRepository {
         Ok(())
     }
 
+    #[instrument(name = "users.list", skip_all, fields(db.system.name = "postgresql"))]
     async fn list(&self, limit: i64, offset: i64) -> Result<(Vec<User>, i64), AppError> {
         let rows = sqlx::query_as!(
             UserRow,
@@ -185,6 +192,7 @@ impl UserRepository for PgUserRepository {
         Ok((users, total))
     }
 
+    #[instrument(name = "users.update", skip_all, fields(db.system.name = "postgresql"))]
     async fn update(&self, id: Uuid, change: &UserChange) -> Result<Option<User>, AppError> {
         sqlx::query_as!(
             UserRow,
@@ -208,6 +216,7 @@ impl UserRepository for PgUserRepository {
         .transpose()
     }
 
+    #[instrument(name = "users.delete", skip_all, fields(db.system.name = "postgresql"))]
     async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
         let done = sqlx::query!("DELETE FROM users WHERE id = $1", id)
             .execute(&self.0)
@@ -215,6 +224,7 @@ impl UserRepository for PgUserRepository {
         Ok(done.rows_affected() == 1)
     }
 
+    #[instrument(name = "users.set_role_by_email", skip_all, fields(db.system.name = "postgresql"))]
     async fn set_role_by_email(
         &self,
         email_key: &str,
@@ -227,6 +237,22 @@ impl UserRepository for PgUserRepository {
                          created_at, updated_at"#,
             email_key,
             role.as_str(),
+        )
+        .fetch_optional(&self.0)
+        .await?
+        .map(User::try_from)
+        .transpose()
+    }
+
+    #[instrument(name = "users.rename", skip_all, fields(db.system.name = "postgresql"))]
+    async fn rename(&self, id: Uuid, display_name: &str) -> Result<Option<User>, AppError> {
+        sqlx::query_as!(
+            UserRow,
+            r#"UPDATE users SET display_name = $2 WHERE id = $1
+               RETURNING id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
+                         created_at, updated_at"#,
+            id,
+            display_name,
         )
         .fetch_optional(&self.0)
         .await?

@@ -1,4 +1,4 @@
-//! The stricter limit on login, register and refresh: attempts per minute per client IP
+//! The stricter limit on login, register, refresh and the password routes: attempts per minute per client IP
 //! (`AUTH_RATE_LIMIT_PER_MINUTE`) and, separately, per account, with
 //! [`ACCOUNT_BUDGET_FACTOR`] times that budget. One address cannot spend an account's budget,
 //! so a stranger guessing from one place cannot keep the owner out; a botnet aimed at one
@@ -28,6 +28,8 @@ pub enum Action {
     Register,
     Login,
     Refresh,
+    /// Asking for a reset email, resetting, and changing a password.
+    Password,
 }
 
 /// An account's budget is this many times an address's. The per-address budget is spent

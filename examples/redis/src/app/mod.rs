@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod limits;
 pub mod mail;
 pub mod memory;
+pub mod password_reset;
 pub mod passwords;
 pub mod readiness;
 pub mod services;

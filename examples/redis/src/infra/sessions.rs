@@ -3,10 +3,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
+use tracing::instrument;
 use uuid::Uuid;
 
 use crate::{
-    app::sessions::{NewRefreshToken, Rotation, SessionRepository},
+    app::{
+        passwords::StoredHash,
+        sessions::{NewRefreshToken, NewResetToken, Rotation, SessionRepository},
+    },
     error::AppError,
 };
 
@@ -29,6 +33,7 @@ async fn lock_family(conn: &mut PgConnection, family_id: Uuid) -> Result<(), sql
 
 #[async_trait]
 impl SessionRepository for PgSessionRepository {
+    #[instrument(name = "sessions.insert_refresh", skip_all, fields(db.system.name = "postgresql"))]
     async fn insert_refresh(
         &self,
         token: NewRefreshToken,
@@ -53,6 +58,7 @@ impl SessionRepository for PgSessionRepository {
         Ok(done.rows_affected() == 1)
     }
 
+    #[instrument(name = "sessions.rotate_refresh", skip_all, fields(db.system.name = "postgresql"))]
     async fn rotate_refresh(
         &self,
         presented: &[u8],
@@ -150,6 +156,7 @@ impl SessionRepository for PgSessionRepository {
         })
     }
 
+    #[instrument(name = "sessions.revoke_family_of", skip_all, fields(db.system.name = "postgresql"))]
     async fn revoke_family_of(&self, user_id: Uuid, presented: &[u8]) -> Result<(), AppError> {
         let mut tx = self.0.begin().await?;
         let Some(family_id) = sqlx::query_scalar!(
@@ -176,6 +183,7 @@ impl SessionRepository for PgSessionRepository {
         Ok(())
     }
 
+    #[instrument(name = "sessions.void_access_tokens", skip_all, fields(db.system.name = "postgresql"))]
     async fn void_access_tokens(&self, user_id: Uuid) -> Result<(), AppError> {
         sqlx::query!(
             "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1",
@@ -186,6 +194,7 @@ impl SessionRepository for PgSessionRepository {
         Ok(())
     }
 
+    #[instrument(name = "sessions.end_all_sessions", skip_all, fields(db.system.name = "postgresql"))]
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<(), AppError> {
         let mut tx = self.0.begin().await?;
         sqlx::query!(
@@ -194,17 +203,12 @@ impl SessionRepository for PgSessionRepository {
         )
         .execute(&mut *tx)
         .await?;
-        sqlx::query!(
-            "UPDATE refresh_tokens SET revoked_at = now()
-             WHERE user_id = $1 AND revoked_at IS NULL",
-            user_id,
-        )
-        .execute(&mut *tx)
-        .await?;
+        revoke_refresh_tokens(&mut tx, user_id).await?;
         tx.commit().await?;
         Ok(())
     }
 
+    #[instrument(name = "sessions.deny_access", skip_all, fields(db.system.name = "postgresql"))]
     async fn deny_access(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<(), AppError> {
         sqlx::query!(
             "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2)
@@ -217,6 +221,7 @@ impl SessionRepository for PgSessionRepository {
         Ok(())
     }
 
+    #[instrument(name = "sessions.purge_expired", skip_all, fields(db.system.name = "postgresql"))]
     async fn purge_expired(&self) -> Result<u64, AppError> {
         let denied = sqlx::query!("DELETE FROM revoked_access_tokens WHERE expires_at < now()")
             .execute(&self.0)
@@ -224,6 +229,133 @@ impl SessionRepository for PgSessionRepository {
         let refresh = sqlx::query!("DELETE FROM refresh_tokens WHERE expires_at < now()")
             .execute(&self.0)
             .await?;
-        Ok(denied.rows_affected() + refresh.rows_affected())
+        let resets = sqlx::query!("DELETE FROM password_resets WHERE expires_at < now()")
+            .execute(&self.0)
+            .await?;
+        Ok(denied.rows_affected() + refresh.rows_affected() + resets.rows_affected())
     }
+
+    // ANCHOR: store_reset_token
+    #[instrument(name = "sessions.store_reset_token", skip_all, fields(db.system.name = "postgresql"))]
+    async fn store_reset_token(&self, reset: NewResetToken) -> Result<bool, AppError> {
+        // No row lock on the account: the foreign key's share lock does not conflict with
+        // the password update in `reset_password`, so a new request and a reset cannot
+        // deadlock. A reset checks the account is enabled again.
+        let done = sqlx::query!(
+            "INSERT INTO password_resets (user_id, token_hash, expires_at)
+             SELECT id, $2, $3 FROM users WHERE id = $1 AND disabled_at IS NULL
+             ON CONFLICT (user_id) DO UPDATE
+             SET token_hash = excluded.token_hash, expires_at = excluded.expires_at,
+                 created_at = now()",
+            reset.user_id,
+            reset.hash,
+            reset.expires_at,
+        )
+        .execute(&self.0)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+    // ANCHOR_END: store_reset_token
+
+    // ANCHOR: reset_password
+    async fn reset_password(
+        &self,
+        presented: &[u8],
+        password: StoredHash,
+    ) -> Result<Option<Uuid>, AppError> {
+        let mut tx = self.0.begin().await?;
+        let Some(reset) = sqlx::query!(
+            r#"SELECT user_id, expires_at > now() AS "live!"
+               FROM password_resets WHERE token_hash = $1"#,
+            presented,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        // The account's row is locked before the token's, the order every other change of an
+        // account takes (a password change, a deletion), so none of them can deadlock this.
+        let changed = reset.live
+            && sqlx::query!(
+                "UPDATE users
+                 SET password_hash = $2, pepper_id = $3, session_epoch = session_epoch + 1
+                 WHERE id = $1 AND disabled_at IS NULL",
+                reset.user_id,
+                password.phc,
+                password.pepper_id,
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+        // Deleted whatever its state: a token works once, and a dead one goes at once. Gone
+        // already means a concurrent reset used it, or a newer email or a change replaced it.
+        let consumed = sqlx::query!(
+            "DELETE FROM password_resets WHERE token_hash = $1",
+            presented,
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !consumed {
+            // Used or replaced meanwhile: the password stays as it was.
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        if !changed {
+            // Expired, or the account is disabled: only the token's deletion stands.
+            tx.commit().await?;
+            return Ok(None);
+        }
+        revoke_refresh_tokens(&mut tx, reset.user_id).await?;
+        tx.commit().await?;
+        Ok(Some(reset.user_id))
+    }
+    // ANCHOR_END: reset_password
+
+    #[instrument(name = "sessions.change_password", skip_all, fields(db.system.name = "postgresql"))]
+    async fn change_password(
+        &self,
+        user_id: Uuid,
+        password: StoredHash,
+    ) -> Result<Option<i32>, AppError> {
+        let mut tx = self.0.begin().await?;
+        let Some(epoch) = sqlx::query_scalar!(
+            "UPDATE users
+             SET password_hash = $2, pepper_id = $3, session_epoch = session_epoch + 1
+             WHERE id = $1 AND disabled_at IS NULL
+             RETURNING session_epoch",
+            user_id,
+            password.phc,
+            password.pepper_id,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        revoke_refresh_tokens(&mut tx, user_id).await?;
+        // A reset link sent before the change must not undo it.
+        sqlx::query!("DELETE FROM password_resets WHERE user_id = $1", user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(epoch))
+    }
+}
+
+/// Revokes every live refresh token of the user, inside a transaction that has already
+/// bumped the account's session epoch (which holds its row, ordering this after any login
+/// or refresh in flight).
+async fn revoke_refresh_tokens(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE refresh_tokens SET revoked_at = now()
+         WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -10,6 +10,7 @@ use crate::{
         jobs::{JobRunner, Jobs},
         limits::AuthLimiter,
         mail::Mailer,
+        password_reset::SendPasswordReset,
         passwords::Passwords,
         services::Services,
         tasks::TaskService,
@@ -78,6 +79,16 @@ pub fn job_runner(services: &Services, mailer: Arc<dyn Mailer>) -> JobRunner {
             mailer.clone(),
             &services.service_name,
         ))
-        .register(SendAccountExistsEmail::new(mailer, &services.service_name))
+        .register(SendAccountExistsEmail::new(
+            mailer.clone(),
+            &services.service_name,
+        ))
+        // The password reset email (`POST /auth/password/forgot`).
+        .register(SendPasswordReset {
+            users: services.auth.users.clone(),
+            sessions: services.auth.sessions.clone(),
+            mailer,
+            service_name: services.service_name.clone(),
+        })
 }
 // ANCHOR_END: job_runner

@@ -1,9 +1,13 @@
 //! Accounts and sessions: register, log in, refresh, log out, and authenticate a request.
+//! What an account's owner does to it (passwords, the display name, deletion) is in
+//! [`account`].
 //!
 //! Sessions are a short-lived access token (a JWT checked on every request) plus a refresh
 //! token. Each refresh replaces the refresh token; the replaced one is remembered, and if it
 //! is ever presented again (a stolen token being replayed, or the real client after the thief
 //! used it first) the whole family of tokens descended from that login is revoked.
+
+mod account;
 
 use std::sync::Arc;
 

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod limits;
 pub mod mail;
 pub mod memory;
+pub mod password_reset;
 pub mod passwords;
 pub mod readiness;
 pub mod services;

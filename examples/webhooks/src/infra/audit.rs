@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use sqlx::PgPool;
+use tracing::instrument;
 
 use crate::{
     app::audit::{SecurityEvent, SecurityEventStore},
@@ -12,6 +13,7 @@ pub struct PgSecurityEventStore(pub PgPool);
 
 #[async_trait]
 impl SecurityEventStore for PgSecurityEventStore {
+    #[instrument(name = "security_events.insert", skip_all, fields(db.system.name = "postgresql"))]
     async fn insert(&self, events: &[SecurityEvent]) -> Result<(), AppError> {
         let mut tx = self.0.begin().await?;
         // Text from requests may hold NUL, which Postgres refuses in text columns: one such

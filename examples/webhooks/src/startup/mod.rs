@@ -25,6 +25,7 @@ use crate::{
     config::Config,
     http::{self, AppState, server},
     infra::mail,
+    telemetry,
 };
 
 /// Each readiness probe gets this long before its dependency counts as down.
@@ -48,6 +49,8 @@ const AUDIT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Application {
     config: Config,
     listener: TcpListener,
+    /// Prometheus' scrape listener, when `METRICS_PROMETHEUS=true`.
+    scrape: Option<TcpListener>,
     state: AppState,
     db: PgPool,
     mailer: Arc<dyn Mailer>,
@@ -72,11 +75,18 @@ impl Application {
         let listener = TcpListener::bind(config.http.addr)
             .await
             .with_context(|| format!("could not listen on {} (APP_ADDR)", config.http.addr))?;
+        let scrape = match config.telemetry.prometheus_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+                format!("could not listen on {addr} (METRICS_PROMETHEUS_ADDR)")
+            })?),
+            None => None,
+        };
         Ok(Self {
             mailer: mail::from_config(&config.mail)?,
             db: backends.db,
             config,
             listener,
+            scrape,
             state,
         })
     }
@@ -91,6 +101,11 @@ impl Application {
     /// The address the listener is bound to (with `APP_ADDR` port 0, the one the system chose).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address Prometheus scrapes, when `METRICS_PROMETHEUS=true`.
+    pub fn scrape_addr(&self) -> Option<SocketAddr> {
+        self.scrape.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -114,11 +129,14 @@ impl Application {
     /// `JOBS_DRAIN_TIMEOUT_MS`). Last, the queued security events are stored and the pool
     /// closes.
     pub async fn run_until_stopped(
-        self,
+        mut self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stop = stop.shared();
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
+        if let Some(listener) = self.scrape.take() {
+            serve_scrapes(listener, stop.clone());
+        }
         let worker = self.config.jobs.worker.then(|| {
             let runner = self.job_runner();
             self.state
@@ -153,4 +171,17 @@ impl Application {
         Ok(())
     }
     // ANCHOR_END: run
+}
+
+/// Serves `GET /metrics` on `listener` until `stop`, beside the API.
+fn serve_scrapes(listener: TcpListener, stop: impl Future<Output = ()> + Send + 'static) {
+    // Without `init` (tests that do not install telemetry) the registry is empty.
+    let registry = telemetry::prometheus_registry().unwrap_or_default();
+    let router = http::prometheus::router(registry);
+    tokio::spawn(async move {
+        let serving = axum::serve(listener, router).with_graceful_shutdown(stop);
+        if let Err(err) = serving.await {
+            tracing::error!(error = %err, "the Prometheus scrape listener failed");
+        }
+    });
 }

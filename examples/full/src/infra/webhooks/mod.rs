@@ -6,6 +6,7 @@ mod deliveries;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use tracing::instrument;
 use uuid::Uuid;
 
 use super::postgres::stored;
@@ -66,6 +67,7 @@ fn excerpt(text: &str) -> String {
 
 #[async_trait]
 impl EndpointStore for PgWebhookStore {
+    #[instrument(name = "webhook_endpoints.create_endpoint", skip_all, fields(db.system.name = "postgresql"))]
     async fn create_endpoint(
         &self,
         endpoint: &NewEndpoint,
@@ -106,6 +108,7 @@ impl EndpointStore for PgWebhookStore {
         Ok(Some(row.try_into()?))
     }
 
+    #[instrument(name = "webhook_endpoints.endpoints", skip_all, fields(db.system.name = "postgresql"))]
     async fn endpoints(&self, owner: Uuid) -> Result<Vec<Endpoint>, AppError> {
         sqlx::query_as!(
             EndpointRow,
@@ -121,6 +124,7 @@ impl EndpointStore for PgWebhookStore {
         .collect()
     }
 
+    #[instrument(name = "webhook_endpoints.endpoint", skip_all, fields(db.system.name = "postgresql"))]
     async fn endpoint(&self, id: Uuid) -> Result<Option<Endpoint>, AppError> {
         sqlx::query_as!(
             EndpointRow,
@@ -135,6 +139,7 @@ impl EndpointStore for PgWebhookStore {
         .transpose()
     }
 
+    #[instrument(name = "webhook_endpoints.delete_endpoint", skip_all, fields(db.system.name = "postgresql"))]
     async fn delete_endpoint(&self, id: Uuid) -> Result<bool, AppError> {
         let deleted = sqlx::query!("DELETE FROM webhook_endpoints WHERE id = $1", id)
             .execute(&self.0)
@@ -142,6 +147,7 @@ impl EndpointStore for PgWebhookStore {
         Ok(deleted.rows_affected() == 1)
     }
 
+    #[instrument(name = "webhook_endpoints.rotate_secret", skip_all, fields(db.system.name = "postgresql"))]
     async fn rotate_secret(
         &self,
         id: Uuid,
@@ -161,6 +167,7 @@ impl EndpointStore for PgWebhookStore {
         Ok(rotated.rows_affected() == 1)
     }
 
+    #[instrument(name = "webhook_endpoints.forget_expired_secrets", skip_all, fields(db.system.name = "postgresql"))]
     async fn forget_expired_secrets(&self) -> Result<u64, AppError> {
         let forgotten = sqlx::query!(
             "UPDATE webhook_endpoints
@@ -172,6 +179,7 @@ impl EndpointStore for PgWebhookStore {
         Ok(forgotten.rows_affected())
     }
 
+    #[instrument(name = "webhook_endpoints.enable", skip_all, fields(db.system.name = "postgresql"))]
     async fn enable(&self, id: Uuid) -> Result<Option<Endpoint>, AppError> {
         sqlx::query_as!(
             EndpointRow,

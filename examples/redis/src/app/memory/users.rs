@@ -9,7 +9,7 @@ use crate::{
     app::{
         jobs::Job,
         passwords::StoredHash,
-        sessions::{NewRefreshToken, Rotation, SessionRepository},
+        sessions::{NewRefreshToken, NewResetToken, Rotation, SessionRepository},
         users::{AccessState, Credentials, NewUser, UserChange, UserRepository},
     },
     domain::user::{Role, User, email_key},
@@ -54,6 +54,7 @@ impl UserRepository for Memory {
             user: created.clone(),
             password: user.password,
             session_epoch: 0,
+            reset: None,
         });
         state.enqueue_all(outbox);
         Ok(created)
@@ -141,6 +142,14 @@ impl UserRepository for Memory {
             .find(|stored| crate::domain::user::email_key(&stored.user.email) == email_key);
         Ok(found.map(|stored| {
             stored.user.role = role;
+            stored.user.clone()
+        }))
+    }
+    async fn rename(&self, id: Uuid, display_name: &str) -> Result<Option<User>, AppError> {
+        let mut state = self.state();
+        Ok(state.user_mut(id).map(|stored| {
+            stored.user.display_name = display_name.to_owned();
+            stored.user.updated_at = Utc::now();
             stored.user.clone()
         }))
     }
@@ -250,17 +259,7 @@ impl SessionRepository for Memory {
     }
 
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<(), AppError> {
-        let mut state = self.state();
-        if let Some(stored) = state.user_mut(user_id) {
-            stored.session_epoch += 1;
-        }
-        for token in state
-            .refresh_tokens
-            .iter_mut()
-            .filter(|t| t.user_id == user_id)
-        {
-            token.revoked = true;
-        }
+        self.state().end_sessions(user_id);
         Ok(())
     }
 
@@ -275,8 +274,75 @@ impl SessionRepository for Memory {
         let before = state.denied.len() + state.refresh_tokens.len();
         state.denied.retain(|_, expires_at| *expires_at >= now);
         state.refresh_tokens.retain(|token| token.expires_at >= now);
+        let mut resets = 0;
+        for stored in &mut state.users {
+            if stored
+                .reset
+                .as_ref()
+                .is_some_and(|(_, expires_at)| *expires_at < now)
+            {
+                stored.reset = None;
+                resets += 1;
+            }
+        }
         let after = state.denied.len() + state.refresh_tokens.len();
-        Ok(u64::try_from(before - after).unwrap_or(u64::MAX))
+        Ok(u64::try_from(before - after + resets).unwrap_or(u64::MAX))
+    }
+
+    async fn store_reset_token(&self, reset: NewResetToken) -> Result<bool, AppError> {
+        let mut state = self.state();
+        match state.user_mut(reset.user_id) {
+            Some(stored) if !stored.user.disabled => {
+                stored.reset = Some((reset.hash, reset.expires_at));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn reset_password(
+        &self,
+        presented: &[u8],
+        password: StoredHash,
+    ) -> Result<Option<Uuid>, AppError> {
+        let mut state = self.state();
+        let Some(stored) = state.users.iter_mut().find(|stored| {
+            stored
+                .reset
+                .as_ref()
+                .is_some_and(|(hash, _)| hash == presented)
+        }) else {
+            return Ok(None);
+        };
+        // Single use: taken whatever its state.
+        let live = stored
+            .reset
+            .take()
+            .is_some_and(|(_, expires_at)| expires_at > Utc::now());
+        if !live || stored.user.disabled {
+            return Ok(None);
+        }
+        stored.password = password;
+        stored.user.updated_at = Utc::now();
+        let user_id = stored.user.id;
+        state.end_sessions(user_id);
+        Ok(Some(user_id))
+    }
+
+    async fn change_password(
+        &self,
+        user_id: Uuid,
+        password: StoredHash,
+    ) -> Result<Option<i32>, AppError> {
+        let mut state = self.state();
+        let Some(stored) = state.user_mut(user_id).filter(|s| !s.user.disabled) else {
+            return Ok(None);
+        };
+        stored.password = password;
+        stored.user.updated_at = Utc::now();
+        stored.reset = None;
+        state.end_sessions(user_id);
+        Ok(state.user(user_id).map(|stored| stored.session_epoch))
     }
 }
 
@@ -287,6 +353,20 @@ impl super::State {
 
     fn user_mut(&mut self, id: Uuid) -> Option<&mut StoredUser> {
         self.users.iter_mut().find(|stored| stored.user.id == id)
+    }
+
+    /// Bumps the session epoch and revokes every refresh token of the user.
+    fn end_sessions(&mut self, user_id: Uuid) {
+        if let Some(stored) = self.user_mut(user_id) {
+            stored.session_epoch += 1;
+        }
+        for token in self
+            .refresh_tokens
+            .iter_mut()
+            .filter(|t| t.user_id == user_id)
+        {
+            token.revoked = true;
+        }
     }
 
     fn revoke_family(&mut self, family_id: Uuid) {

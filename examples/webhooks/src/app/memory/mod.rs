@@ -57,6 +57,8 @@ struct StoredUser {
     user: User,
     password: StoredHash,
     session_epoch: i32,
+    /// The outstanding password reset token's hash, and its expiry.
+    reset: Option<(Vec<u8>, DateTime<Utc>)>,
 }
 
 struct StoredKey {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use tracing::instrument;
 use uuid::Uuid;
 
 use super::{PgWebhookStore, corrupt, excerpt};
@@ -19,6 +20,7 @@ use crate::{
 
 #[async_trait]
 impl DeliveryStore for PgWebhookStore {
+    #[instrument(name = "webhook_deliveries.fan_out", skip_all, fields(db.system.name = "postgresql"))]
     async fn fan_out(
         &self,
         event_id: Uuid,
@@ -49,6 +51,7 @@ impl DeliveryStore for PgWebhookStore {
         Ok(created.len())
     }
 
+    #[instrument(name = "webhook_deliveries.target", skip_all, fields(db.system.name = "postgresql"))]
     async fn target(&self, delivery_id: Uuid) -> Result<Option<DeliveryTarget>, AppError> {
         let Some(row) = sqlx::query!(
             r#"SELECT d.status, d.payload::text AS "body!", e.url, e.disabled_at, e.secret,
@@ -79,6 +82,7 @@ impl DeliveryStore for PgWebhookStore {
         }))
     }
 
+    #[instrument(name = "webhook_deliveries.record_attempt", skip_all, fields(db.system.name = "postgresql"))]
     async fn record_attempt(
         &self,
         result: &AttemptResult,
@@ -134,6 +138,7 @@ impl DeliveryStore for PgWebhookStore {
         Ok(())
     }
 
+    #[instrument(name = "webhook_deliveries.deliveries", skip_all, fields(db.system.name = "postgresql"))]
     async fn deliveries(
         &self,
         endpoint_id: Uuid,
@@ -193,6 +198,7 @@ impl DeliveryStore for PgWebhookStore {
         Ok((deliveries, total))
     }
 
+    #[instrument(name = "webhook_deliveries.replay", skip_all, fields(db.system.name = "postgresql"))]
     async fn replay(&self, endpoint_id: Uuid, delivery_id: Uuid) -> Result<Replayed, AppError> {
         let mut tx = self.0.begin().await?;
         let Some(found) = sqlx::query!(
@@ -242,6 +248,7 @@ impl DeliveryStore for PgWebhookStore {
         Ok(Replayed::Yes)
     }
 
+    #[instrument(name = "webhook_deliveries.abandon", skip_all, fields(db.system.name = "postgresql"))]
     async fn abandon(&self, delivery_id: Uuid, reason: &str) -> Result<(), AppError> {
         let mut tx = self.0.begin().await?;
         let abandoned = sqlx::query!(

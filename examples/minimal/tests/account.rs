@@ -1,0 +1,656 @@
+//! The account's owner at work, through the real router, Postgres and the job worker, with a
+//! mailer that records what it would send: forgotten and changed passwords (reset tokens are
+//! single-use, expire, are stored only hashed, and the forgot route tells nobody whether an
+//! address has an account), the display name, and deleting the account.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use common::{PASSWORD, TestEnv, TestServer, assert_problem, eventually};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use task_svc::app::mail::Email;
+use task_svc::app::mail::MailError;
+use task_svc::app::mail::Mailer;
+use task_svc::app::memory::Memory;
+use task_svc::app::password_reset::RESET_EMAIL_WINDOW_SECS;
+use task_svc::app::passwords::StoredHash;
+use task_svc::app::sessions::NewResetToken;
+use task_svc::app::sessions::SessionRepository;
+use task_svc::app::users::NewUser;
+use task_svc::app::users::UserChange;
+use task_svc::app::users::UserRepository;
+use task_svc::domain::user::Role;
+use task_svc::infra::sessions::PgSessionRepository;
+use task_svc::infra::users::PgUserRepository;
+use task_svc::startup::Application;
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+/// Keeps every email instead of sending it.
+#[derive(Default)]
+struct Inbox(Mutex<Vec<Email>>);
+
+#[async_trait]
+impl Mailer for Inbox {
+    async fn send(&self, email: &Email) -> Result<(), MailError> {
+        self.0.lock().unwrap().push(email.clone());
+        Ok(())
+    }
+}
+
+impl Inbox {
+    fn to(&self, address: &str) -> Vec<Email> {
+        let sent = self.0.lock().unwrap();
+        sent.iter().filter(|e| e.to == address).cloned().collect()
+    }
+
+    /// The reset token in the newest reset email to `address`: the body's one line of 43
+    /// base64url characters.
+    fn reset_token(&self, address: &str) -> String {
+        let emails = self.to(address);
+        let email = emails
+            .iter()
+            .rev()
+            .find(|e| e.subject.starts_with("Reset your password"))
+            .expect("a reset email");
+        let token = email
+            .body
+            .lines()
+            .find(|line| {
+                line.len() == 43
+                    && line
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+            .expect("the token line");
+        token.to_owned()
+    }
+}
+
+async fn serve(env: &TestEnv, extra: &[(&str, &str)], inbox: &Arc<Inbox>) -> TestServer {
+    let mut vars = vec![("JOBS_POLL_INTERVAL_MS", "50")];
+    vars.extend_from_slice(extra);
+    let app = Application::build(env.config(&vars))
+        .await
+        .expect("the app starts")
+        .with_mailer(inbox.clone());
+    TestServer::run(app).await
+}
+
+/// Asks for a reset email for `email` and waits until every job has run.
+async fn forgot(server: &TestServer, email: &str) -> reqwest::Response {
+    let response = server
+        .post("/auth/password/forgot", None, json!({ "email": email }))
+        .await;
+    all_jobs_done(server).await;
+    response
+}
+
+async fn all_jobs_done(server: &TestServer) {
+    eventually("every job has run", async || {
+        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status <> 'done'")
+            .fetch_one(server.db())
+            .await
+            .unwrap();
+        pending == 0
+    })
+    .await;
+}
+
+async fn reset(server: &TestServer, token: &str, password: &str) -> reqwest::Response {
+    server
+        .post(
+            "/auth/password/reset",
+            None,
+            json!({ "token": token, "password": password }),
+        )
+        .await
+}
+
+async fn change(server: &TestServer, access: &str, current: &str, new: &str) -> reqwest::Response {
+    server
+        .post(
+            "/me/password",
+            Some(access),
+            json!({ "current_password": current, "new_password": new }),
+        )
+        .await
+}
+
+async fn me(server: &TestServer, access: &str) -> u16 {
+    server
+        .call(Method::GET, "/me", access, None)
+        .await
+        .status()
+        .as_u16()
+}
+
+async fn refresh(server: &TestServer, token: &str) -> u16 {
+    server
+        .post("/auth/refresh", None, json!({ "refresh_token": token }))
+        .await
+        .status()
+        .as_u16()
+}
+
+/// Waits for the audit log's writer to store an event of `kind`.
+async fn audited(server: &TestServer, kind: &str) {
+    eventually(kind, async || {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind = $1")
+            .bind(kind)
+            .fetch_one(server.db())
+            .await
+            .unwrap();
+        count > 0
+    })
+    .await;
+}
+
+// ANCHOR: forgot_test
+#[tokio::test]
+async fn forgot_answers_alike_for_every_address_and_mails_a_hashed_token_only_to_an_account() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[], &inbox).await;
+    server.signed_in("ada@example.com").await;
+
+    let window = || {
+        chrono::Utc::now()
+            .timestamp()
+            .div_euclid(RESET_EMAIL_WINDOW_SECS)
+    };
+    let first_window = window();
+    let known = forgot(&server, "Ada@Example.com").await;
+    let unknown = forgot(&server, "nobody@example.com").await;
+    for response in [known, unknown] {
+        assert_eq!(response.status(), 202);
+        assert_eq!(response.text().await.unwrap(), "", "no body either way");
+    }
+    assert!(
+        inbox.to("nobody@example.com").is_empty(),
+        "no account, no email"
+    );
+    let token = inbox.reset_token("ada@example.com");
+
+    // Asked again in the same window: still one email.
+    assert_eq!(forgot(&server, "ada@example.com").await.status(), 202);
+    let resets = inbox
+        .to("ada@example.com")
+        .into_iter()
+        .filter(|e| e.subject.starts_with("Reset your password"))
+        .count();
+    // (Unless the clock crossed into the next window meanwhile: then a second is right.)
+    if window() == first_window {
+        assert_eq!(resets, 1, "one reset email per address per window");
+    }
+
+    // Stored as its SHA-256 only, and nowhere in the job's row.
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM password_resets")
+        .fetch_one(server.db())
+        .await
+        .unwrap();
+    assert_eq!(stored, Sha256::digest(token.as_bytes()).to_vec());
+    let jobs: Vec<Value> = sqlx::query_scalar("SELECT payload FROM jobs")
+        .fetch_all(server.db())
+        .await
+        .unwrap();
+    assert!(
+        jobs.iter()
+            .all(|payload| !payload.to_string().contains(&token)),
+        "the token is in no job: {jobs:?}"
+    );
+    audited(&server, "password_reset_requested").await;
+}
+// ANCHOR_END: forgot_test
+
+// ANCHOR: reset_test
+#[tokio::test]
+async fn a_reset_token_sets_the_password_once_and_ends_every_session() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[], &inbox).await;
+    let old = server.signed_in("ada@example.com").await;
+    forgot(&server, "ada@example.com").await;
+    let token = inbox.reset_token("ada@example.com");
+
+    assert_eq!(reset(&server, &token, NEW_PASSWORD).await.status(), 204);
+    assert_eq!(
+        me(&server, &old.access).await,
+        401,
+        "the access token ended"
+    );
+    assert_eq!(
+        refresh(&server, &old.refresh).await,
+        401,
+        "the refresh token ended"
+    );
+    assert_eq!(
+        server.login("ada@example.com", PASSWORD).await.status(),
+        401
+    );
+    assert_eq!(
+        server.login("ada@example.com", NEW_PASSWORD).await.status(),
+        200
+    );
+    audited(&server, "password_reset").await;
+
+    // Single use.
+    let again = reset(&server, &token, "yet another passphrase").await;
+    assert_problem(again, 401).await;
+    assert_eq!(
+        server.login("ada@example.com", NEW_PASSWORD).await.status(),
+        200
+    );
+}
+// ANCHOR_END: reset_test
+
+#[tokio::test]
+async fn an_expired_or_unknown_reset_token_changes_nothing_and_is_used_up() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[], &inbox).await;
+    let session = server.signed_in("ada@example.com").await;
+    forgot(&server, "ada@example.com").await;
+    let token = inbox.reset_token("ada@example.com");
+    sqlx::query("UPDATE password_resets SET expires_at = now() - interval '1 second'")
+        .execute(server.db())
+        .await
+        .unwrap();
+
+    assert_problem(reset(&server, &token, NEW_PASSWORD).await, 401).await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM password_resets")
+        .fetch_one(server.db())
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "a dead token is deleted when presented");
+    let unknown = reset(&server, "A".repeat(43).as_str(), NEW_PASSWORD).await;
+    assert_problem(unknown, 401).await;
+    assert_eq!(me(&server, &session.access).await, 200, "nothing ended");
+    assert_eq!(
+        server.login("ada@example.com", PASSWORD).await.status(),
+        200
+    );
+    audited(&server, "password_reset_failed").await;
+}
+
+#[tokio::test]
+async fn bad_password_requests_get_a_clear_error_and_change_nothing() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[], &inbox).await;
+    let session = server.signed_in("ada@example.com").await;
+
+    let not_an_email = forgot(&server, "not an email").await;
+    assert_problem(not_an_email, 422).await;
+    let unknown_field = server
+        .post(
+            "/auth/password/forgot",
+            None,
+            json!({ "email": "ada@example.com", "admin": true }),
+        )
+        .await;
+    assert_problem(unknown_field, 422).await;
+    assert_problem(reset(&server, "", NEW_PASSWORD).await, 422).await;
+    assert_problem(reset(&server, &"A".repeat(257), NEW_PASSWORD).await, 422).await;
+    assert_problem(reset(&server, &"A".repeat(43), "short").await, 422).await;
+    let too_short = change(&server, &session.access, PASSWORD, "short").await;
+    assert_problem(too_short, 422).await;
+    let anonymous = server
+        .post(
+            "/me/password",
+            None,
+            json!({ "current_password": PASSWORD, "new_password": NEW_PASSWORD }),
+        )
+        .await;
+    assert_problem(anonymous, 401).await;
+    assert_eq!(
+        server.login("ada@example.com", PASSWORD).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_password_routes_are_rate_limited_per_address() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let limits = [
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "1"),
+        ("AUTH_RATE_LIMIT_BURST", "2"),
+    ];
+    let server = serve(&env, &limits, &inbox).await;
+    for n in 0..2 {
+        let email = format!("someone{n}@example.com");
+        assert_eq!(forgot(&server, &email).await.status(), 202);
+    }
+    let spent = forgot(&server, "someone9@example.com").await;
+    assert!(spent.headers().contains_key("retry-after"));
+    assert_problem(spent, 429).await;
+    // Reset shares the budget: guessing tokens is as slow.
+    assert_problem(reset(&server, &"A".repeat(43), NEW_PASSWORD).await, 429).await;
+}
+
+// ANCHOR: change_test
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one_and_leaves_only_the_new_session() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[], &inbox).await;
+    let here = server.signed_in("ada@example.com").await;
+    let elsewhere = server.log_in("ada@example.com").await;
+    forgot(&server, "ada@example.com").await;
+    let token = inbox.reset_token("ada@example.com");
+
+    let wrong = change(&server, &here.access, "not my password", NEW_PASSWORD).await;
+    assert_problem(wrong, 403).await;
+    assert_eq!(me(&server, &elsewhere.access).await, 200, "nothing ended");
+    audited(&server, "password_change_failed").await;
+
+    let changed = change(&server, &here.access, PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(changed.status(), 200);
+    assert_eq!(changed.headers()["cache-control"], "no-store");
+    let session: Value = changed.json().await.unwrap();
+    let access = session["access_token"].as_str().unwrap();
+    assert_eq!(me(&server, access).await, 200, "the new session works");
+    let new_refresh = session["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh(&server, new_refresh).await, 200);
+    for old in [&here, &elsewhere] {
+        assert_eq!(me(&server, &old.access).await, 401);
+        assert_eq!(refresh(&server, &old.refresh).await, 401);
+    }
+    assert_eq!(
+        server.login("ada@example.com", PASSWORD).await.status(),
+        401
+    );
+    assert_eq!(
+        server.login("ada@example.com", NEW_PASSWORD).await.status(),
+        200
+    );
+    audited(&server, "password_changed").await;
+
+    // A reset email sent before the change cannot undo it.
+    assert_problem(reset(&server, &token, "the attacker's choice").await, 401).await;
+    assert_eq!(
+        server.login("ada@example.com", NEW_PASSWORD).await.status(),
+        200
+    );
+}
+// ANCHOR_END: change_test
+
+#[tokio::test]
+async fn the_owner_renames_the_account_and_bad_names_are_422() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[], &inbox).await;
+    let session = server.signed_in("ada@example.com").await;
+    let rename = async |body: Value, token: Option<&str>| {
+        let mut request = server.client.patch(server.url("/me")).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    };
+
+    let renamed = rename(
+        json!({ "display_name": "  Ada L.  " }),
+        Some(&session.access),
+    )
+    .await;
+    assert_eq!(renamed.status(), 200);
+    let body: Value = renamed.json().await.unwrap();
+    assert_eq!(body["display_name"], "Ada L.", "stored trimmed");
+    let me: Value = server
+        .call(Method::GET, "/me", &session.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["display_name"], "Ada L.");
+
+    for bad in [
+        json!({}),
+        json!({ "display_name": null }),
+        json!({ "display_name": "two\nlines" }),
+        json!({ "display_name": "   " }),
+        json!({ "display_name": "x".repeat(101) }),
+        json!({ "display_name": "Ada", "email": "eve@example.com" }),
+    ] {
+        assert_problem(rename(bad, Some(&session.access)).await, 422).await;
+    }
+    assert_problem(rename(json!({ "display_name": "Eve" }), None).await, 401).await;
+    let me: Value = server
+        .call(Method::GET, "/me", &session.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["display_name"], "Ada L.", "nothing changed");
+    audited(&server, "display_name_changed").await;
+}
+
+// ANCHOR: delete_test
+#[tokio::test]
+async fn deleting_the_account_needs_the_password_and_takes_everything_with_it() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[], &inbox).await;
+    let session = server.signed_in("ada@example.com").await;
+    let other = server.log_in("ada@example.com").await;
+    let created = server
+        .post("/tasks", Some(&session.access), json!({ "title": "Mine" }))
+        .await;
+    assert_eq!(created.status(), 201);
+    forgot(&server, "ada@example.com").await;
+    let delete = async |password: &str| {
+        server
+            .call(
+                Method::DELETE,
+                "/me",
+                &session.access,
+                Some(json!({ "password": password })),
+            )
+            .await
+    };
+
+    assert_problem(delete("not my password").await, 403).await;
+    assert_eq!(me(&server, &session.access).await, 200, "nothing deleted");
+    audited(&server, "account_deletion_failed").await;
+
+    assert_eq!(delete(PASSWORD).await.status(), 204);
+    assert_eq!(me(&server, &session.access).await, 401);
+    assert_eq!(me(&server, &other.access).await, 401);
+    assert_eq!(refresh(&server, &other.refresh).await, 401);
+    assert_eq!(
+        server.login("ada@example.com", PASSWORD).await.status(),
+        401
+    );
+    let left: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM tasks),
+                (SELECT count(*) FROM refresh_tokens), (SELECT count(*) FROM password_resets)",
+    )
+    .fetch_one(server.db())
+    .await
+    .unwrap();
+    assert_eq!(
+        left,
+        (0, 0, 0, 0),
+        "accounts, tasks, refresh and reset tokens"
+    );
+    audited(&server, "account_deleted").await;
+
+    // The address is free again: a new registration creates a new account.
+    server.signed_in("ada@example.com").await;
+}
+// ANCHOR_END: delete_test
+
+/// What every session store must do with reset tokens, whichever implements it: one token per
+/// account (a new one replaces it), used once, dead once expired or once the password changes,
+/// and none for a disabled account.
+async fn reset_tokens_keep_their_rules(
+    users: &dyn UserRepository,
+    sessions: &dyn SessionRepository,
+) {
+    let hash = |phc: &str| StoredHash {
+        phc: phc.to_owned(),
+        pepper_id: 1,
+    };
+    let ada = users
+        .create(
+            NewUser {
+                id: uuid::Uuid::now_v7(),
+                email: "ada@example.com".into(),
+                display_name: "Ada".into(),
+                password: hash("old"),
+                role: Role::User,
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    let token = |n: u8| NewResetToken {
+        user_id: ada.id,
+        hash: vec![n; 32],
+        expires_at: chrono::Utc::now() + chrono::Duration::minutes(30),
+    };
+    assert!(sessions.store_reset_token(token(1)).await.unwrap());
+    assert!(sessions.store_reset_token(token(2)).await.unwrap());
+    assert_eq!(
+        sessions.reset_password(&[1; 32], hash("x")).await.unwrap(),
+        None,
+        "a replaced token is dead"
+    );
+    assert_eq!(
+        sessions
+            .reset_password(&[2; 32], hash("new"))
+            .await
+            .unwrap(),
+        Some(ada.id)
+    );
+    assert_eq!(
+        sessions.reset_password(&[2; 32], hash("x")).await.unwrap(),
+        None,
+        "used once"
+    );
+    let stored = users.credentials("ada@example.com").await.unwrap().unwrap();
+    assert_eq!(stored.password.phc, "new");
+    assert_eq!(stored.session_epoch, 1, "every session ended");
+
+    let expired = NewResetToken {
+        expires_at: chrono::Utc::now() - chrono::Duration::seconds(1),
+        ..token(3)
+    };
+    assert!(sessions.store_reset_token(expired).await.unwrap());
+    assert_eq!(
+        sessions.reset_password(&[3; 32], hash("x")).await.unwrap(),
+        None
+    );
+    assert!(sessions.store_reset_token(token(3)).await.unwrap());
+    assert_eq!(
+        sessions
+            .change_password(ada.id, hash("changed"))
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        sessions.reset_password(&[3; 32], hash("x")).await.unwrap(),
+        None,
+        "a change drops the outstanding token"
+    );
+
+    let disable = UserChange {
+        role: None,
+        disabled: Some(true),
+    };
+    users.update(ada.id, &disable).await.unwrap();
+    assert!(
+        !sessions.store_reset_token(token(4)).await.unwrap(),
+        "disabled"
+    );
+    assert_eq!(
+        sessions.change_password(ada.id, hash("x")).await.unwrap(),
+        None
+    );
+    let stored = users.credentials("ada@example.com").await.unwrap().unwrap();
+    assert_eq!(
+        stored.password.phc, "changed",
+        "nothing changed while disabled"
+    );
+}
+
+#[tokio::test]
+async fn reset_tokens_keep_their_rules_in_either_store() {
+    let memory = Memory::new();
+    reset_tokens_keep_their_rules(&memory, &memory).await;
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[("JOBS_WORKER", "false")], &inbox).await;
+    let db = server.db().clone();
+    reset_tokens_keep_their_rules(&PgUserRepository(db.clone()), &PgSessionRepository(db)).await;
+}
+
+/// A reset and a change of one account's password at the same moment: each waits for the
+/// other (the account's row is locked first by both), and neither fails.
+#[tokio::test]
+async fn a_reset_and_a_change_at_the_same_moment_both_complete() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let plenty = [
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "1000"),
+        ("AUTH_RATE_LIMIT_BURST", "1000"),
+    ];
+    let server = serve(&env, &plenty, &inbox).await;
+    let session = server.signed_in("ada@example.com").await;
+    let account: Value = server
+        .call(Method::GET, "/me", &session.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let user_id: uuid::Uuid = account["id"].as_str().unwrap().parse().unwrap();
+    let mut current = PASSWORD.to_owned();
+    for round in 0..6 {
+        let token = format!("{round:A>43}");
+        let stored = server
+            .state()
+            .auth
+            .sessions
+            .store_reset_token(NewResetToken {
+                user_id,
+                hash: Sha256::digest(token.as_bytes()).to_vec(),
+                expires_at: chrono::Utc::now() + chrono::Duration::minutes(30),
+            })
+            .await
+            .unwrap();
+        assert!(stored);
+        let login = server.login("ada@example.com", &current).await;
+        assert_eq!(login.status(), 200, "round {round}");
+        let login: Value = login.json().await.unwrap();
+        let access = login["access_token"].as_str().unwrap();
+        let (by_reset, by_change) = (
+            format!("reset in round {round}"),
+            format!("change in round {round}"),
+        );
+        let (reset, change) = tokio::join!(
+            reset(&server, &token, &by_reset),
+            change(&server, access, &current, &by_change)
+        );
+        let outcome = (reset.status().as_u16(), change.status().as_u16());
+        assert!(
+            matches!(outcome, (204, 200 | 401 | 403) | (401, 200)),
+            "round {round}: reset and change answered {outcome:?}"
+        );
+        let mut works = Vec::new();
+        for candidate in [by_reset, by_change] {
+            if server.login("ada@example.com", &candidate).await.status() == 200 {
+                works.push(candidate);
+            }
+        }
+        assert_eq!(works.len(), 1, "round {round}: exactly one password works");
+        current = works.remove(0);
+    }
+}

@@ -1,0 +1,172 @@
+//! What an account's owner does to it: reset a forgotten password, change it, rename the
+//! account, delete it. Another `impl` block of [`AuthService`], in a module of its own.
+
+use uuid::Uuid;
+
+use super::{
+    Action, AuthService, Caller, DisplayName, Email, Job, NewPassword, Origin, Password,
+    SecurityEvent, Session, User, Verified, email_key, hash_refresh,
+};
+use crate::{app::password_reset::PasswordResetEmail, error::AppError};
+
+impl AuthService {
+    // ANCHOR: forgot_password
+    /// Queues the reset email for `email` and answers the same whether or not the address has
+    /// an account: this path reads no account (the job does), so neither the answer nor its
+    /// timing tells.
+    pub async fn forgot_password(&self, origin: &Origin, email: &Email) -> Result<(), AppError> {
+        let key = email.key();
+        self.limit(origin, Some(&key), Action::Password).await?;
+        let job = Job::new(&PasswordResetEmail::requested(
+            key.clone(),
+            chrono::Utc::now(),
+        ));
+        if self.jobs.queue.enqueue(&job).await? {
+            self.jobs.notify();
+        }
+        self.audit.record(
+            SecurityEvent::new("password_reset_requested")
+                .email(&key)
+                .origin(origin),
+        );
+        Ok(())
+    }
+    // ANCHOR_END: forgot_password
+
+    // ANCHOR: reset_password
+    /// Sets a new password with a reset token (single use: it is consumed whatever happens)
+    /// and ends every session of the account.
+    pub async fn reset_password(
+        &self,
+        origin: &Origin,
+        token: &str,
+        password: NewPassword,
+    ) -> Result<(), AppError> {
+        self.limit(origin, None, Action::Password).await?;
+        let hash = self.passwords.hash(password.secret()).await?;
+        let Some(user_id) = self
+            .sessions
+            .reset_password(&hash_refresh(token), hash)
+            .await?
+        else {
+            self.audit
+                .record(SecurityEvent::new("password_reset_failed").origin(origin));
+            return Err(AppError::Unauthorized(
+                "the reset token is not valid: unknown, used or expired".into(),
+            ));
+        };
+        self.audit.record(
+            SecurityEvent::new("password_reset")
+                .user(user_id)
+                .origin(origin),
+        );
+        Ok(())
+    }
+    // ANCHOR_END: reset_password
+
+    // ANCHOR: change_password
+    /// Changes the caller's password, given the current one. Every session of the account
+    /// ends (a thief's included) and the caller gets a new one, so only this client stays
+    /// signed in.
+    pub async fn change_password(
+        &self,
+        origin: &Origin,
+        caller: &Caller,
+        current: Password,
+        new: NewPassword,
+    ) -> Result<Session, AppError> {
+        self.check_password(origin, caller, current, "password_change_failed")
+            .await?;
+        let gone = || AppError::Unauthorized("the account no longer exists".into());
+        let hash = self.passwords.hash(new.secret()).await?;
+        let epoch = self
+            .sessions
+            .change_password(caller.id, hash)
+            .await?
+            .ok_or_else(gone)?;
+        self.audit.record(
+            SecurityEvent::new("password_changed")
+                .user(caller.id)
+                .origin(origin),
+        );
+        // Only a logout-all or a disable landing in between can refuse the new session.
+        self.start_session(caller.id, Uuid::now_v7(), epoch)
+            .await
+            .map_err(|err| match err {
+                AppError::Unauthorized(_) => AppError::Unauthorized(
+                    "the password changed, but the sessions ended meanwhile: log in again".into(),
+                ),
+                other => other,
+            })
+    }
+    // ANCHOR_END: change_password
+
+    /// Sets the caller's display name.
+    pub async fn rename(
+        &self,
+        origin: &Origin,
+        caller: &Caller,
+        display_name: DisplayName,
+    ) -> Result<User, AppError> {
+        let user = self
+            .users
+            .rename(caller.id, &String::from(display_name))
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
+        self.audit.record(
+            SecurityEvent::new("display_name_changed")
+                .user(caller.id)
+                .origin(origin),
+        );
+        Ok(user)
+    }
+
+    // ANCHOR: delete_account
+    /// Deletes the caller's account, given its password. Everything it owns (tasks, sessions,
+    /// a reset token, webhook endpoints where the service has them) goes with it in the same
+    /// statement: the foreign keys cascade.
+    pub async fn delete_account(
+        &self,
+        origin: &Origin,
+        caller: &Caller,
+        password: Password,
+    ) -> Result<(), AppError> {
+        self.check_password(origin, caller, password, "account_deletion_failed")
+            .await?;
+        if !self.users.delete(caller.id).await? {
+            return Err(AppError::Unauthorized(
+                "the account no longer exists".into(),
+            ));
+        }
+        self.audit.record(
+            SecurityEvent::new("account_deleted")
+                .user(caller.id)
+                .origin(origin),
+        );
+        Ok(())
+    }
+    // ANCHOR_END: delete_account
+
+    /// Checks the caller's own password before a change only its owner may make: a stolen
+    /// access token alone is not enough. A wrong one is 403 (audited as `failure`): the token
+    /// is fine, and a 401 would make the client drop it.
+    async fn check_password(
+        &self,
+        origin: &Origin,
+        caller: &Caller,
+        password: Password,
+        failure: &'static str,
+    ) -> Result<(), AppError> {
+        let gone = || AppError::Unauthorized("the account no longer exists".into());
+        let user = self.users.by_id(caller.id).await?.ok_or_else(gone)?;
+        let key = email_key(&user.email);
+        self.limit(origin, Some(&key), Action::Password).await?;
+        let stored = self.users.credentials(&key).await?.map(|c| c.password);
+        if self.passwords.verify(password.secret(), stored).await? == Verified::No {
+            self.audit
+                .record(SecurityEvent::new(failure).user(caller.id).origin(origin));
+            return Err(AppError::Forbidden("the password is wrong".into()));
+        }
+        Ok(())
+    }
+}
