@@ -1,7 +1,8 @@
 //! The account's owner at work, through the real router, Postgres and the job worker, with a
 //! mailer that records what it would send: forgotten and changed passwords (reset tokens are
 //! single-use, expire, are stored only hashed, and the forgot route tells nobody whether an
-//! address has an account), the display name, and deleting the account.
+//! address has an account), verifying an address (at registration and for an email change;
+//! the same rules for its tokens), the display name, and deleting the account.
 
 mod common;
 
@@ -24,7 +25,10 @@ use {{crate_name}}::app::sessions::SessionRepository;
 use {{crate_name}}::app::users::NewUser;
 use {{crate_name}}::app::users::UserChange;
 use {{crate_name}}::app::users::UserRepository;
+use {{crate_name}}::app::verification::NewVerification;
+use {{crate_name}}::app::verification::VERIFICATION_EMAIL_WINDOW_SECS;
 use {{crate_name}}::domain::user::Role;
+use {{crate_name}}::error::AppError;
 use {{crate_name}}::infra::sessions::PgSessionRepository;
 use {{crate_name}}::infra::users::PgUserRepository;
 use {{crate_name}}::startup::Application;
@@ -49,15 +53,20 @@ impl Inbox {
         sent.iter().filter(|e| e.to == address).cloned().collect()
     }
 
-    /// The reset token in the newest reset email to `address`: the body's one line of 43
-    /// base64url characters.
+    /// The reset token in the newest reset email to `address`.
     fn reset_token(&self, address: &str) -> String {
+        self.token(address, "Reset your password")
+    }
+
+    /// The token in the newest email to `address` whose subject starts with `subject`: the
+    /// body's one line of 43 base64url characters.
+    fn token(&self, address: &str, subject: &str) -> String {
         let emails = self.to(address);
         let email = emails
             .iter()
             .rev()
-            .find(|e| e.subject.starts_with("Reset your password"))
-            .expect("a reset email");
+            .find(|e| e.subject.starts_with(subject))
+            .unwrap_or_else(|| panic!("an email {subject:?} to {address}"));
         let token = email
             .body
             .lines()
@@ -653,4 +662,384 @@ async fn a_reset_and_a_change_at_the_same_moment_both_complete() {
         assert_eq!(works.len(), 1, "round {round}: exactly one password works");
         current = works.remove(0);
     }
+}
+
+async fn verify(server: &TestServer, token: &str) -> reqwest::Response {
+    server
+        .post("/auth/verify-email", None, json!({ "token": token }))
+        .await
+}
+
+async fn me_json(server: &TestServer, access: &str) -> Value {
+    server
+        .call(Method::GET, "/me", access, None)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+// ANCHOR: verify_test
+#[tokio::test]
+async fn the_welcome_email_carries_a_hashed_token_that_verifies_the_address_once() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[], &inbox).await;
+    let session = server.signed_in("ada@example.com").await;
+    all_jobs_done(&server).await;
+    assert_eq!(
+        me_json(&server, &session.access).await["email_verified"],
+        false
+    );
+
+    let token = inbox.token("ada@example.com", "Welcome to");
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM email_verifications")
+        .fetch_one(server.db())
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        Sha256::digest(token.as_bytes()).to_vec(),
+        "only the hash"
+    );
+    let in_jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE payload::text LIKE $1")
+        .bind(format!("%{token}%"))
+        .fetch_one(server.db())
+        .await
+        .unwrap();
+    assert_eq!(in_jobs, 0, "the token is in the email only");
+
+    let verified = verify(&server, &token).await;
+    assert_eq!(verified.status(), 200);
+    let body: Value = verified.json().await.unwrap();
+    assert_eq!(body["email"], "ada@example.com");
+    assert_eq!(body["email_verified"], true);
+    assert_eq!(
+        me_json(&server, &session.access).await["email_verified"],
+        true
+    );
+    assert_problem(verify(&server, &token).await, 401).await;
+    audited(&server, "email_verified").await;
+    audited(&server, "email_verification_failed").await;
+
+    // Verified: asking for another email is a conflict, not a silent no-op.
+    let again = server
+        .call(
+            Method::POST,
+            "/me/verification-email",
+            &session.access,
+            None,
+        )
+        .await;
+    assert_problem(again, 409).await;
+}
+// ANCHOR_END: verify_test
+
+#[tokio::test]
+async fn bad_unknown_or_expired_verification_tokens_change_nothing() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[], &inbox).await;
+    let session = server.signed_in("ada@example.com").await;
+    all_jobs_done(&server).await;
+    let token = inbox.token("ada@example.com", "Welcome to");
+
+    for bad in [
+        json!({}),
+        json!({ "token": null }),
+        json!({ "token": "" }),
+        json!({ "token": "A".repeat(257) }),
+        json!({ "token": token, "email": "eve@example.com" }),
+    ] {
+        let response = server.post("/auth/verify-email", None, bad).await;
+        assert_problem(response, 422).await;
+    }
+    assert_problem(verify(&server, &"A".repeat(43)).await, 401).await;
+
+    sqlx::query("UPDATE email_verifications SET expires_at = now() - interval '1 second'")
+        .execute(server.db())
+        .await
+        .unwrap();
+    assert_problem(verify(&server, &token).await, 401).await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM email_verifications")
+        .fetch_one(server.db())
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "an expired token is used up too");
+    assert_eq!(
+        me_json(&server, &session.access).await["email_verified"],
+        false
+    );
+
+    let unauthenticated = server
+        .post("/me/verification-email", None, json!(null))
+        .await;
+    assert_problem(unauthenticated, 401).await;
+}
+
+#[tokio::test]
+async fn a_new_verification_email_replaces_the_token_and_is_rate_limited() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let limits = [
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "1"),
+        ("AUTH_RATE_LIMIT_BURST", "2"),
+    ];
+    let server = serve(&env, &limits, &inbox).await;
+    let session = server.signed_in("ada@example.com").await;
+    all_jobs_done(&server).await;
+    let first = inbox.token("ada@example.com", "Welcome to");
+
+    let resend = async || {
+        server
+            .call(
+                Method::POST,
+                "/me/verification-email",
+                &session.access,
+                None,
+            )
+            .await
+    };
+    let window = || {
+        chrono::Utc::now()
+            .timestamp()
+            .div_euclid(VERIFICATION_EMAIL_WINDOW_SECS)
+    };
+    let first_window = window();
+    assert_eq!(resend().await.status(), 202);
+    all_jobs_done(&server).await;
+    let second = inbox.token("ada@example.com", "Verify your address");
+    assert_ne!(first, second);
+    assert_eq!(resend().await.status(), 202);
+    all_jobs_done(&server).await;
+    // (Unless the clock crossed into the next window meanwhile: then a third is right.)
+    if window() == first_window {
+        let sent = inbox.to("ada@example.com").len();
+        assert_eq!(sent, 2, "the welcome email and one new one per window");
+    }
+    let second = inbox.token("ada@example.com", "Verify your address");
+    let spent = resend().await;
+    assert!(spent.headers().contains_key("retry-after"));
+    assert_problem(spent, 429).await;
+
+    let server = serve(&env, &[], &inbox).await;
+    assert_problem(verify(&server, &first).await, 401).await;
+    assert_eq!(verify(&server, &second).await.status(), 200);
+}
+
+// ANCHOR: change_email_test
+#[tokio::test]
+async fn a_new_address_needs_the_password_and_takes_effect_when_verified() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[], &inbox).await;
+    let session = server.signed_in("ada@example.com").await;
+    server.signed_in("bob@example.com").await;
+    // The welcome email's token would replace the change's if it were sent after it.
+    all_jobs_done(&server).await;
+    let patch = async |body: Value| {
+        server
+            .client
+            .patch(server.url("/me"))
+            .bearer_auth(&session.access)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    };
+
+    let no_password = patch(json!({ "email": "ada@new.example" })).await;
+    assert_problem(no_password, 422).await;
+    let wrong = patch(json!({ "email": "ada@new.example", "current_password": "not it at all" }));
+    assert_problem(wrong.await, 403).await;
+    let bad = patch(json!({ "email": "not an address", "current_password": PASSWORD }));
+    assert_problem(bad.await, 422).await;
+
+    let asked = patch(json!({ "email": "ada@new.example", "current_password": PASSWORD })).await;
+    assert_eq!(asked.status(), 200);
+    let body: Value = asked.json().await.unwrap();
+    assert_eq!(body["email"], "ada@example.com", "unchanged until verified");
+    all_jobs_done(&server).await;
+    audited(&server, "email_change_requested").await;
+    let token = inbox.token("ada@new.example", "Verify your address");
+
+    // Someone else's address: the request looks the same, and the verification is refused.
+    let taken = patch(json!({ "email": "BOB@example.com", "current_password": PASSWORD })).await;
+    assert_eq!(taken.status(), 200);
+    all_jobs_done(&server).await;
+    let bobs = inbox.token("BOB@example.com", "Verify your address");
+    assert_problem(verify(&server, &bobs).await, 409).await;
+    assert_problem(verify(&server, &token).await, 401).await;
+
+    let asked = patch(json!({ "email": "ada@new.example", "current_password": PASSWORD })).await;
+    assert_eq!(asked.status(), 200);
+    all_jobs_done(&server).await;
+    let token = inbox.token("ada@new.example", "Verify your address");
+    let verified: Value = verify(&server, &token).await.json().await.unwrap();
+    assert_eq!(verified["email"], "ada@new.example");
+    assert_eq!(verified["email_verified"], true);
+    assert_eq!(
+        server.login("ada@new.example", PASSWORD).await.status(),
+        200
+    );
+    assert_problem(server.login("ada@example.com", PASSWORD).await, 401).await;
+}
+// ANCHOR_END: change_email_test
+
+#[tokio::test]
+async fn an_address_another_account_took_meanwhile_is_409() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[], &inbox).await;
+    let session = server.signed_in("ada@example.com").await;
+    all_jobs_done(&server).await;
+    let asked = server
+        .client
+        .patch(server.url("/me"))
+        .bearer_auth(&session.access)
+        .json(&json!({ "email": "cy@example.com", "current_password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 200);
+    all_jobs_done(&server).await;
+    let token = inbox.token("cy@example.com", "Verify your address");
+    server.signed_in("Cy@example.com").await;
+
+    assert_problem(verify(&server, &token).await, 409).await;
+    let me = me_json(&server, &session.access).await;
+    assert_eq!(me["email"], "ada@example.com", "nothing changed");
+}
+
+#[tokio::test]
+async fn a_password_reset_verifies_the_address() {
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[], &inbox).await;
+    server.signed_in("ada@example.com").await;
+    assert_eq!(forgot(&server, "ada@example.com").await.status(), 202);
+    let token = inbox.reset_token("ada@example.com");
+    assert_eq!(reset(&server, &token, NEW_PASSWORD).await.status(), 204);
+    let session = server.login("ada@example.com", NEW_PASSWORD).await;
+    let access = session.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(me_json(&server, &access).await["email_verified"], true);
+}
+
+/// What every account store must do with verifications, whichever implements it: one per
+/// account (a new one replaces it), used once, dead once expired, none for a disabled account;
+/// and the purge takes unverified accounts older than its bound, never verified ones.
+async fn verifications_keep_their_rules(users: &dyn UserRepository) {
+    let create = async |email: &str| {
+        let user = NewUser {
+            id: uuid::Uuid::now_v7(),
+            email: email.into(),
+            display_name: "Someone".into(),
+            password: StoredHash {
+                phc: "x".into(),
+                pepper_id: 1,
+            },
+            role: Role::User,
+        };
+        users.create(user, &[]).await.unwrap()
+    };
+    let ada = create("ada@example.com").await;
+    let bob = create("bob@example.com").await;
+    assert!(!ada.email_verified);
+    let verification = |n: u8, email: &str| NewVerification {
+        user_id: ada.id,
+        email: email.into(),
+        hash: vec![n; 32],
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    };
+    assert!(
+        users
+            .store_verification(verification(1, "ada@example.com"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        users
+            .store_verification(verification(2, "ada@example.com"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        users.verify_email(&[1; 32]).await.unwrap(),
+        None,
+        "replaced"
+    );
+    let verified = users
+        .verify_email(&[2; 32])
+        .await
+        .unwrap()
+        .expect("verified");
+    assert!(verified.email_verified);
+    assert_eq!(
+        users.verify_email(&[2; 32]).await.unwrap(),
+        None,
+        "used once"
+    );
+
+    let expired = NewVerification {
+        expires_at: chrono::Utc::now() - chrono::Duration::seconds(1),
+        ..verification(3, "ada@new.example")
+    };
+    assert!(users.store_verification(expired).await.unwrap());
+    assert_eq!(users.verify_email(&[3; 32]).await.unwrap(), None);
+    assert!(
+        users
+            .store_verification(verification(4, "Bob@example.com"))
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        users.verify_email(&[4; 32]).await,
+        Err(AppError::Conflict(_))
+    ));
+    let unchanged = users.by_id(ada.id).await.unwrap().unwrap();
+    assert_eq!(unchanged.email, "ada@example.com");
+
+    // Nothing is older than a week yet; everything unverified is older than tomorrow.
+    let now = chrono::Utc::now();
+    users
+        .purge_unverified(now - chrono::Duration::days(7))
+        .await
+        .unwrap();
+    assert!(users.by_id(bob.id).await.unwrap().is_some());
+    users
+        .purge_unverified(now + chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert!(
+        users.by_id(bob.id).await.unwrap().is_none(),
+        "never verified"
+    );
+    assert!(
+        users.by_id(ada.id).await.unwrap().is_some(),
+        "verified: kept"
+    );
+
+    let disable = UserChange {
+        role: None,
+        disabled: Some(true),
+    };
+    users.update(ada.id, &disable).await.unwrap();
+    assert!(
+        !users
+            .store_verification(verification(5, "ada@example.com"))
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn verifications_keep_their_rules_in_either_store() {
+    verifications_keep_their_rules(&Memory::new()).await;
+    let env = TestEnv::new().await;
+    let inbox = Arc::new(Inbox::default());
+    let server = serve(&env, &[("JOBS_WORKER", "false")], &inbox).await;
+    verifications_keep_their_rules(&PgUserRepository(server.db().clone())).await;
 }

@@ -17,6 +17,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/auth/logout-all"),
     ("post", "/auth/password/forgot"),
     ("post", "/auth/password/reset"),
+    ("post", "/auth/verify-email"),
+    ("post", "/me/verification-email"),
     ("patch", "/me"),
     ("delete", "/me"),
     ("post", "/me/password"),

@@ -25,6 +25,7 @@ pub mod task_feed;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
+pub mod verification;
 {%- if webhooks %}
 pub mod webhooks;
 {%- endif %}

@@ -30,6 +30,7 @@ pub mod server;
 pub mod state;
 pub mod tasks;
 pub mod users;
+pub mod verification;
 {%- if webhooks %}
 pub mod webhooks;
 {%- endif %}
@@ -225,6 +226,7 @@ fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
         .merge(account::routes())
+        .merge(verification::routes())
         .merge(tasks::routes())
 {%- if redis %}
         .merge(events::routes())

@@ -21,5 +21,6 @@ pub mod task_feed;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
+pub mod verification;
 pub mod webhooks;
 pub mod welcome;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
@@ -10,6 +11,7 @@ use super::{
     jobs::Job,
     passwords::StoredHash,
     sessions::SessionRepository,
+    verification::NewVerification,
 };
 use crate::{
     domain::user::{Caller, Role, User, email_key},
@@ -72,6 +74,18 @@ pub trait UserRepository: Send + Sync {
     ) -> Result<Option<User>, AppError>;
     /// Sets the account's display name; `None` when there is no such account.
     async fn rename(&self, id: Uuid, display_name: &str) -> Result<Option<User>, AppError>;
+    /// Stores the hash of the account's verification token and the address it verifies,
+    /// replacing any earlier one, if the account exists and is enabled (`false` otherwise).
+    async fn store_verification(&self, verification: NewVerification) -> Result<bool, AppError>;
+    /// Consumes the verification token with hash `presented` (whether or not it is still
+    /// live: single use); if it was live and its account is enabled, sets the account's email
+    /// to the address it verifies and marks it verified. The account as it is now, or `None`
+    /// when nothing changed. 409 when another account took the address meanwhile.
+    async fn verify_email(&self, presented: &[u8]) -> Result<Option<User>, AppError>;
+    /// Deletes the accounts created before `created_before` that never verified their address
+    /// (everything they own goes with them) and the verifications past their expiry; returns
+    /// how many rows went.
+    async fn purge_unverified(&self, created_before: DateTime<Utc>) -> Result<u64, AppError>;
 }
 
 /// Admin-only account management. The role check happens at the edge (the handlers take

@@ -89,6 +89,9 @@ pub struct LogoutRequest {
 pub struct UserResponse {
     pub id: Uuid,
     pub email: String,
+    /// Whether the owner has verified `email` (`POST /auth/verify-email`). An account still
+    /// unverified 7 days after registering is deleted.
+    pub email_verified: bool,
     pub display_name: String,
     pub role: Role,
     pub disabled: bool,
@@ -101,6 +104,7 @@ impl From<User> for UserResponse {
         Self {
             id: user.id,
             email: user.email,
+            email_verified: user.email_verified,
             display_name: user.display_name,
             role: user.role,
             disabled: user.disabled,
@@ -290,22 +294,23 @@ pub struct ForgotPasswordRequest {
     pub email: Email,
 }
 
-/// A password reset token as sent: 1 to 256 characters (the service issues 43).
+/// A token from an email (a password reset or an address verification) as sent: 1 to 256
+/// characters (the service issues 43).
 #[derive(Deserialize)]
 #[serde(try_from = "String")]
-pub struct ResetToken(String);
+pub struct MailedToken(pub(super) String);
 
-impl TryFrom<String> for ResetToken {
+impl TryFrom<String> for MailedToken {
     type Error = String;
 
-    /// The same shape as a refresh token: both are 256 random bits, base64url-encoded.
+    /// The same shape as a refresh token: all are 256 random bits, base64url-encoded.
     fn try_from(token: String) -> Result<Self, String> {
         RefreshToken::try_from(token).map(|token| Self(token.0))
     }
 }
 
 schema! {
-    ResetToken => string("The token from the password reset email")
+    MailedToken => string("The token from the email")
         .min_length(Some(1))
         .max_length(Some(REFRESH_TOKEN_MAX_CHARS))
         .into();
@@ -314,7 +319,7 @@ schema! {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
-    pub token: ResetToken,
+    pub token: MailedToken,
     pub password: NewPassword,
 }
 

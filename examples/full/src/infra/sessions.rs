@@ -279,7 +279,8 @@ impl SessionRepository for PgSessionRepository {
         let changed = reset.live
             && sqlx::query!(
                 "UPDATE users
-                 SET password_hash = $2, pepper_id = $3, session_epoch = session_epoch + 1
+                 SET password_hash = $2, pepper_id = $3, session_epoch = session_epoch + 1,
+                     email_verified_at = COALESCE(email_verified_at, now())
                  WHERE id = $1 AND disabled_at IS NULL",
                 reset.user_id,
                 password.phc,

@@ -13,8 +13,9 @@ use crate::{
         jobs::Job,
         passwords::StoredHash,
         users::{AccessState, Credentials, NewUser, UserChange, UserRepository},
+        verification::NewVerification,
     },
-    domain::user::{Role, User},
+    domain::user::{Role, User, email_key},
     error::AppError,
 };
 
@@ -29,6 +30,7 @@ struct UserRow {
     disabled: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    email_verified: bool,
 }
 
 impl TryFrom<UserRow> for User {
@@ -43,6 +45,7 @@ impl TryFrom<UserRow> for User {
             disabled: row.disabled,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            email_verified: row.email_verified,
         })
     }
 }
@@ -61,12 +64,13 @@ impl UserRepository for PgUserRepository {
             r#"INSERT INTO users (id, email, email_key, display_name, password_hash, pepper_id, role)
                VALUES ($1, $2, $3, $4, $5, $6, $7)
                RETURNING id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
-                         created_at, updated_at"#,
+                         created_at, updated_at,
+                         email_verified_at IS NOT NULL AS "email_verified!""#,
             user.id,
             user.email,
             // Folded here, once, by the one function every lookup folds with: the database
             // compares keys and never folds an address itself.
-            crate::domain::user::email_key(&user.email),
+            email_key(&user.email),
             user.display_name,
             user.password.phc,
             user.password.pepper_id,
@@ -90,7 +94,8 @@ impl UserRepository for PgUserRepository {
     async fn credentials(&self, email_key: &str) -> Result<Option<Credentials>, AppError> {
         let Some(row) = sqlx::query!(
             r#"SELECT id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
-                      created_at, updated_at, password_hash, pepper_id, session_epoch
+                      created_at, updated_at, email_verified_at IS NOT NULL AS "email_verified!",
+                      password_hash, pepper_id, session_epoch
                FROM users WHERE email_key = $1"#,
             email_key,
         )
@@ -107,6 +112,7 @@ impl UserRepository for PgUserRepository {
             disabled: row.disabled,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            email_verified: row.email_verified,
         })?;
         Ok(Some(Credentials {
             user,
@@ -147,7 +153,8 @@ impl UserRepository for PgUserRepository {
         sqlx::query_as!(
             UserRow,
             r#"SELECT id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
-                      created_at, updated_at
+                      created_at, updated_at,
+                      email_verified_at IS NOT NULL AS "email_verified!"
                FROM users WHERE id = $1"#,
             id,
         )
@@ -175,7 +182,8 @@ impl UserRepository for PgUserRepository {
         let rows = sqlx::query_as!(
             UserRow,
             r#"SELECT id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
-                      created_at, updated_at
+                      created_at, updated_at,
+                      email_verified_at IS NOT NULL AS "email_verified!"
                FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2"#,
             limit,
             offset,
@@ -205,7 +213,8 @@ impl UserRepository for PgUserRepository {
                    END
                WHERE id = $1
                RETURNING id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
-                         created_at, updated_at"#,
+                         created_at, updated_at,
+                         email_verified_at IS NOT NULL AS "email_verified!""#,
             id,
             change.role.map(Role::as_str),
             change.disabled,
@@ -234,7 +243,8 @@ impl UserRepository for PgUserRepository {
             UserRow,
             r#"UPDATE users SET role = $2 WHERE email_key = $1
                RETURNING id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
-                         created_at, updated_at"#,
+                         created_at, updated_at,
+                         email_verified_at IS NOT NULL AS "email_verified!""#,
             email_key,
             role.as_str(),
         )
@@ -250,7 +260,8 @@ impl UserRepository for PgUserRepository {
             UserRow,
             r#"UPDATE users SET display_name = $2 WHERE id = $1
                RETURNING id, email, display_name, role, disabled_at IS NOT NULL AS "disabled!",
-                         created_at, updated_at"#,
+                         created_at, updated_at,
+                         email_verified_at IS NOT NULL AS "email_verified!""#,
             id,
             display_name,
         )
@@ -258,5 +269,98 @@ impl UserRepository for PgUserRepository {
         .await?
         .map(User::try_from)
         .transpose()
+    }
+
+    // ANCHOR: store_verification
+    #[instrument(name = "users.store_verification", skip_all, fields(db.system.name = "postgresql"))]
+    async fn store_verification(&self, verification: NewVerification) -> Result<bool, AppError> {
+        // No row lock on the account, as for reset tokens: the foreign key's share lock does
+        // not conflict with `verify_email`'s update.
+        let done = sqlx::query!(
+            "INSERT INTO email_verifications (user_id, email, token_hash, expires_at)
+             SELECT id, $2, $3, $4 FROM users WHERE id = $1 AND disabled_at IS NULL
+             ON CONFLICT (user_id) DO UPDATE
+             SET email = excluded.email, token_hash = excluded.token_hash,
+                 expires_at = excluded.expires_at, created_at = now()",
+            verification.user_id,
+            verification.email,
+            verification.hash,
+            verification.expires_at,
+        )
+        .execute(&self.0)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+    // ANCHOR_END: store_verification
+
+    // ANCHOR: verify_email
+    #[instrument(name = "users.verify_email", skip_all, fields(db.system.name = "postgresql"))]
+    async fn verify_email(&self, presented: &[u8]) -> Result<Option<User>, AppError> {
+        let mut tx = self.0.begin().await?;
+        let Some(found) = sqlx::query!(
+            r#"SELECT user_id, email, expires_at > now() AS "live!"
+               FROM email_verifications WHERE token_hash = $1"#,
+            presented,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        // The account's row first, then the token's: the order a reset takes.
+        let verified: Option<User> = if found.live {
+            sqlx::query_as!(
+                UserRow,
+                r#"UPDATE users SET email = $2, email_key = $3, email_verified_at = now()
+                   WHERE id = $1 AND disabled_at IS NULL
+                   RETURNING id, email, display_name, role,
+                             disabled_at IS NOT NULL AS "disabled!", created_at, updated_at,
+                             email_verified_at IS NOT NULL AS "email_verified!""#,
+                found.user_id,
+                found.email,
+                email_key(&found.email),
+            )
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(conflict_on(
+                "users_email_key",
+                "another account has this address now",
+            ))?
+            .map(User::try_from)
+            .transpose()?
+        } else {
+            None
+        };
+        let consumed = sqlx::query!(
+            "DELETE FROM email_verifications WHERE token_hash = $1",
+            presented,
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !consumed {
+            // Used or replaced meanwhile: nothing changes.
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        // Expired or the account disabled: only the token's deletion stands.
+        tx.commit().await?;
+        Ok(verified)
+    }
+    // ANCHOR_END: verify_email
+
+    #[instrument(name = "users.purge_unverified", skip_all, fields(db.system.name = "postgresql"))]
+    async fn purge_unverified(&self, created_before: DateTime<Utc>) -> Result<u64, AppError> {
+        let accounts = sqlx::query!(
+            "DELETE FROM users WHERE email_verified_at IS NULL AND created_at < $1",
+            created_before,
+        )
+        .execute(&self.0)
+        .await?;
+        let tokens = sqlx::query!("DELETE FROM email_verifications WHERE expires_at < now()")
+            .execute(&self.0)
+            .await?;
+        Ok(accounts.rows_affected() + tokens.rows_affected())
     }
 }

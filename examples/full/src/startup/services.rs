@@ -16,6 +16,7 @@ use crate::{
         tasks::TaskService,
         tokens::Tokens,
         users::UserAdmin,
+        verification::{SendVerificationEmail, Verifier},
         welcome::{SendAccountExistsEmail, SendWelcomeEmail},
     },
     config::Config,
@@ -76,12 +77,14 @@ pub async fn assemble(config: &Config, ports: Ports) -> anyhow::Result<Services>
 // ANCHOR: job_runner
 /// Every kind of job this service runs, and what runs it.
 pub fn job_runner(services: &Services, mailer: Arc<dyn Mailer>) -> JobRunner {
+    let verifier = Arc::new(Verifier {
+        users: services.auth.users.clone(),
+        mailer: mailer.clone(),
+        service_name: services.service_name.clone(),
+    });
     JobRunner::new()
         // The emails a registration queues.
-        .register(SendWelcomeEmail::new(
-            mailer.clone(),
-            &services.service_name,
-        ))
+        .register(SendWelcomeEmail(verifier.clone()))
         .register(SendAccountExistsEmail::new(
             mailer.clone(),
             &services.service_name,
@@ -93,6 +96,9 @@ pub fn job_runner(services: &Services, mailer: Arc<dyn Mailer>) -> JobRunner {
             mailer,
             service_name: services.service_name.clone(),
         })
+        // Verification emails after the welcome one (`POST /me/verification-email`, and an
+        // email change through `PATCH /me`).
+        .register(SendVerificationEmail(verifier))
         .merge(webhooks::job_runner(services))
 }
 // ANCHOR_END: job_runner

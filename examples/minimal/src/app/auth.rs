@@ -147,6 +147,7 @@ impl AuthService {
             disabled: false,
             created_at: now,
             updated_at: now,
+            email_verified: false,
         })
     }
     // ANCHOR_END: answer_as_new

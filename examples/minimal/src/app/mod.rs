@@ -19,4 +19,5 @@ pub mod sessions;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
+pub mod verification;
 pub mod welcome;

@@ -24,6 +24,7 @@ pub mod server;
 pub mod state;
 pub mod tasks;
 pub mod users;
+pub mod verification;
 
 use axum::{Extension, Router};
 use utoipa::{
@@ -213,6 +214,7 @@ fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
         .merge(account::routes())
+        .merge(verification::routes())
         .merge(tasks::routes())
         .merge(users::routes())
         .merge(jobs::routes())

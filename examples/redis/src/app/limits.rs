@@ -28,7 +28,9 @@ pub enum Action {
     Register,
     Login,
     Refresh,
-    /// Asking for a reset email, resetting, and changing a password.
+    /// Account recovery and its owner's checks: asking for a reset email, resetting,
+    /// changing a password or address, deleting the account, verifying an address and
+    /// asking for a new verification email.
     Password,
 }
 

@@ -20,4 +20,5 @@ pub mod task_feed;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
+pub mod verification;
 pub mod welcome;

@@ -1,6 +1,7 @@
 //! The emails a registration causes: the welcome email, queued in the new account's own
-//! transaction, and the notice to the owner of an address that someone tried to register
-//! again; and what running each sends.
+//! transaction, which carries the first verification token (`app::verification`), and the
+//! notice to the owner of an address that someone tried to register again; and what running
+//! each sends.
 
 use std::sync::Arc;
 
@@ -11,10 +12,11 @@ use uuid::Uuid;
 use super::{
     jobs::{Attempt, JobError, JobHandler, JobSpec},
     mail::{Email, Mailer},
+    verification::Verifier,
 };
 
 // ANCHOR: welcome_spec
-/// Greets a newly registered account by email.
+/// Greets a newly registered account by email, with the token that verifies its address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WelcomeEmail {
     pub user_id: Uuid,
@@ -32,40 +34,31 @@ impl JobSpec for WelcomeEmail {
 }
 // ANCHOR_END: welcome_spec
 
-/// Sends [`WelcomeEmail`] jobs through the configured mailer.
-pub struct SendWelcomeEmail {
-    pub mailer: Arc<dyn Mailer>,
-    /// Names the service in the subject (`OTEL_SERVICE_NAME`).
-    pub service_name: String,
-}
-
-impl SendWelcomeEmail {
-    pub fn new(mailer: Arc<dyn Mailer>, service_name: &str) -> Self {
-        Self {
-            mailer,
-            service_name: service_name.to_owned(),
-        }
-    }
-}
+/// Sends [`WelcomeEmail`] jobs: a greeting with the account's first verification token.
+pub struct SendWelcomeEmail(pub Arc<Verifier>);
 
 // ANCHOR: welcome_handler
 #[async_trait]
 impl JobHandler for SendWelcomeEmail {
     type Job = WelcomeEmail;
 
-    async fn run(&self, job: WelcomeEmail, _attempt: Attempt) -> Result<(), JobError> {
-        let message = Email {
-            subject: format!("Welcome to {}", self.service_name),
-            body: format!(
-                "Hello {},\n\nyour account {} is ready. \
-                 If you did not create it, reply to this email.\n",
-                job.display_name, job.email
-            ),
-            // The mail server can drop a second copy by its Message-ID.
-            key: job.key(),
-            to: job.email,
-        };
-        Ok(self.mailer.send(&message).await?)
+    async fn run(&self, job: WelcomeEmail, attempt: Attempt) -> Result<(), JobError> {
+        let verifier = &self.0;
+        verifier
+            .send(
+                job.user_id,
+                &job.email,
+                format!("Welcome to {}", verifier.service_name),
+                format!(
+                    "Hello {},\n\nyour account {} is ready. \
+                     If you did not create it, ignore this email.",
+                    job.display_name, job.email
+                ),
+                // Each attempt carries a new token, so it is a new message: the mail server
+                // drops a second copy of the same Message-ID.
+                format!("{}.{}", job.key(), attempt.number),
+            )
+            .await
     }
 }
 // ANCHOR_END: welcome_handler

@@ -25,6 +25,7 @@ pub mod server;
 pub mod state;
 pub mod tasks;
 pub mod users;
+pub mod verification;
 
 use axum::{Extension, Router};
 use utoipa::{
@@ -214,6 +215,7 @@ fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
         .merge(account::routes())
+        .merge(verification::routes())
         .merge(tasks::routes())
         .merge(events::routes())
         .merge(users::routes())

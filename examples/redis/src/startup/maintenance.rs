@@ -1,10 +1,10 @@
 //! Keeps memory and tables bounded: forgets rate-limit entries that have recovered, deletes
-//! tokens past their expiry, old idempotency keys and old finished jobs (and, with webhooks, old
-//! inbound message ids and rotated-out signing secrets).
+//! tokens past their expiry, accounts left unverified too long, old idempotency keys and old
+//! finished jobs (and, with webhooks, old inbound message ids and rotated-out signing secrets).
 
 use std::time::Duration;
 
-use crate::{error::AppError, http::AppState};
+use crate::{app::verification::UNVERIFIED_ACCOUNT_RETENTION, error::AppError, http::AppState};
 
 use super::DONE_JOB_RETENTION;
 
@@ -27,6 +27,11 @@ pub async fn maintain(state: AppState, every: Duration) {
 async fn purge(state: &AppState) -> Result<u64, AppError> {
     let now = chrono::Utc::now();
     let mut purged = state.auth.sessions.purge_expired().await?;
+    purged += state
+        .auth
+        .users
+        .purge_unverified(now - UNVERIFIED_ACCOUNT_RETENTION)
+        .await?;
     purged += state.tasks.repo.purge_expired_keys().await?;
     purged += state
         .jobs

@@ -20,5 +20,6 @@ pub mod sessions;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
+pub mod verification;
 pub mod webhooks;
 pub mod welcome;

@@ -196,6 +196,8 @@ pub struct User {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The owner has shown they receive mail at `email` (`app::verification`).
+    pub email_verified: bool,
 }
 
 /// The authenticated caller of a request, as established from a valid access token.

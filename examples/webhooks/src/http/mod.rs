@@ -25,6 +25,7 @@ pub mod server;
 pub mod state;
 pub mod tasks;
 pub mod users;
+pub mod verification;
 pub mod webhooks;
 
 use axum::{Extension, Router};
@@ -216,6 +217,7 @@ fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
         .merge(account::routes())
+        .merge(verification::routes())
         .merge(tasks::routes())
         .merge(users::routes())
         .merge(jobs::routes())

@@ -17,6 +17,7 @@ mod sender;
 {%- endif %}
 mod tasks;
 mod users;
+mod verification;
 {%- if webhooks %}
 mod webhooks;
 {%- endif %}
@@ -71,6 +72,8 @@ struct StoredUser {
     session_epoch: i32,
     /// The outstanding password reset token's hash, and its expiry.
     reset: Option<(Vec<u8>, DateTime<Utc>)>,
+    /// The outstanding email verification.
+    verification: Option<verification::Pending>,
 }
 
 struct StoredKey {

@@ -12,6 +12,7 @@ mod jobs;
 mod sender;
 mod tasks;
 mod users;
+mod verification;
 mod webhooks;
 
 use std::{
@@ -60,6 +61,8 @@ struct StoredUser {
     session_epoch: i32,
     /// The outstanding password reset token's hash, and its expiry.
     reset: Option<(Vec<u8>, DateTime<Utc>)>,
+    /// The outstanding email verification.
+    verification: Option<verification::Pending>,
 }
 
 struct StoredKey {

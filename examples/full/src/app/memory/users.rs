@@ -11,6 +11,7 @@ use crate::{
         passwords::StoredHash,
         sessions::{NewRefreshToken, NewResetToken, Rotation, SessionRepository},
         users::{AccessState, Credentials, NewUser, UserChange, UserRepository},
+        verification::NewVerification,
     },
     domain::user::{Role, User, email_key},
     error::AppError,
@@ -49,12 +50,14 @@ impl UserRepository for Memory {
             disabled: false,
             created_at: now,
             updated_at: now,
+            email_verified: false,
         };
         state.users.push(StoredUser {
             user: created.clone(),
             password: user.password,
             session_epoch: 0,
             reset: None,
+            verification: None,
         });
         state.enqueue_all(outbox);
         Ok(created)
@@ -121,14 +124,7 @@ impl UserRepository for Memory {
 
     async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
         let mut state = self.state();
-        let before = state.users.len();
-        state.users.retain(|stored| stored.user.id != id);
-        // What the foreign keys cascade to in Postgres.
-        state.refresh_tokens.retain(|token| token.user_id != id);
-        state.tasks.retain(|task| task.owner_id != id);
-        state.idempotency.retain(|(user, _), _| *user != id);
-        state.webhooks.forget_owner(id);
-        Ok(state.users.len() < before)
+        Ok(state.remove_user(id))
     }
 
     async fn set_role_by_email(
@@ -153,6 +149,18 @@ impl UserRepository for Memory {
             stored.user.updated_at = Utc::now();
             stored.user.clone()
         }))
+    }
+
+    async fn store_verification(&self, verification: NewVerification) -> Result<bool, AppError> {
+        Ok(self.state().store_verification(verification))
+    }
+
+    async fn verify_email(&self, presented: &[u8]) -> Result<Option<User>, AppError> {
+        self.state().verify_email(presented)
+    }
+
+    async fn purge_unverified(&self, created_before: DateTime<Utc>) -> Result<u64, AppError> {
+        Ok(self.state().purge_unverified(created_before))
     }
 }
 
@@ -325,6 +333,8 @@ impl SessionRepository for Memory {
         }
         stored.password = password;
         stored.user.updated_at = Utc::now();
+        // The token came by mail: the address is the owner's.
+        stored.user.email_verified = true;
         let user_id = stored.user.id;
         state.end_sessions(user_id);
         Ok(Some(user_id))
@@ -352,7 +362,7 @@ impl super::State {
         self.users.iter().find(|stored| stored.user.id == id)
     }
 
-    fn user_mut(&mut self, id: Uuid) -> Option<&mut StoredUser> {
+    pub(super) fn user_mut(&mut self, id: Uuid) -> Option<&mut StoredUser> {
         self.users.iter_mut().find(|stored| stored.user.id == id)
     }
 

@@ -1,5 +1,6 @@
-//! What an account's owner does to it: reset a forgotten password, change it, rename the
-//! account, delete it. Another `impl` block of [`AuthService`], in a module of its own.
+//! What an account's owner does to it: verify its address, reset a forgotten password, change
+//! it, rename the account, change its address, delete it. Another `impl` block of
+//! [`AuthService`], in a module of its own.
 
 use uuid::Uuid;
 
@@ -7,7 +8,10 @@ use super::{
     Action, AuthService, Caller, DisplayName, Email, Job, NewPassword, Origin, Password,
     SecurityEvent, Session, User, Verified, email_key, hash_refresh,
 };
-use crate::{app::password_reset::PasswordResetEmail, error::AppError};
+use crate::{
+    app::{password_reset::PasswordResetEmail, verification::VerificationEmail},
+    error::AppError,
+};
 
 impl AuthService {
     // ANCHOR: forgot_password
@@ -100,6 +104,80 @@ impl AuthService {
             })
     }
     // ANCHOR_END: change_password
+
+    // ANCHOR: verify_email
+    /// Verifies an address with the token mailed to it (single use: it is consumed whatever
+    /// happens). For an email change, this is when the account's address changes.
+    pub async fn verify_email(&self, origin: &Origin, token: &str) -> Result<User, AppError> {
+        self.limit(origin, None, Action::Password).await?;
+        let Some(user) = self.users.verify_email(&hash_refresh(token)).await? else {
+            self.audit
+                .record(SecurityEvent::new("email_verification_failed").origin(origin));
+            return Err(AppError::Unauthorized(
+                "the verification token is not valid: unknown, used or expired".into(),
+            ));
+        };
+        self.audit.record(
+            SecurityEvent::new("email_verified")
+                .user(user.id)
+                .origin(origin),
+        );
+        Ok(user)
+    }
+    // ANCHOR_END: verify_email
+
+    /// Mails the caller a new verification token for the account's address. 409 when it is
+    /// verified already.
+    pub async fn resend_verification(
+        &self,
+        origin: &Origin,
+        caller: &Caller,
+    ) -> Result<(), AppError> {
+        let user = self
+            .users
+            .by_id(caller.id)
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
+        if user.email_verified {
+            return Err(AppError::Conflict("the address is verified already".into()));
+        }
+        self.limit(origin, Some(&email_key(&user.email)), Action::Password)
+            .await?;
+        let job = VerificationEmail::again(user.id, user.email, chrono::Utc::now());
+        self.queue_verification(job).await
+    }
+
+    // ANCHOR: change_email
+    /// Starts changing the caller's address, given the password: a token goes to the new
+    /// address, and the account keeps its old one until the token comes back
+    /// ([`Self::verify_email`]). Whether another account has the new address is not checked
+    /// here, so the answer tells nothing about it; the verification is refused then.
+    pub async fn change_email(
+        &self,
+        origin: &Origin,
+        caller: &Caller,
+        email: Email,
+        password: Password,
+    ) -> Result<(), AppError> {
+        self.check_password(origin, caller, password, "email_change_failed")
+            .await?;
+        let job = VerificationEmail::change(caller.id, email.into());
+        self.queue_verification(job).await?;
+        self.audit.record(
+            SecurityEvent::new("email_change_requested")
+                .user(caller.id)
+                .origin(origin),
+        );
+        Ok(())
+    }
+    // ANCHOR_END: change_email
+
+    async fn queue_verification(&self, email: VerificationEmail) -> Result<(), AppError> {
+        if self.jobs.queue.enqueue(&Job::new(&email)).await? {
+            self.jobs.notify();
+        }
+        Ok(())
+    }
 
     /// Sets the caller's display name.
     pub async fn rename(

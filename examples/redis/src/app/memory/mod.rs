@@ -11,6 +11,7 @@ mod feed;
 mod jobs;
 mod tasks;
 mod users;
+mod verification;
 
 use std::{
     collections::HashMap,
@@ -55,6 +56,8 @@ struct StoredUser {
     session_epoch: i32,
     /// The outstanding password reset token's hash, and its expiry.
     reset: Option<(Vec<u8>, DateTime<Utc>)>,
+    /// The outstanding email verification.
+    verification: Option<verification::Pending>,
 }
 
 struct StoredKey {

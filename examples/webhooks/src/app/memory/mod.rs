@@ -11,6 +11,7 @@ mod jobs;
 mod sender;
 mod tasks;
 mod users;
+mod verification;
 mod webhooks;
 
 use std::{
@@ -59,6 +60,8 @@ struct StoredUser {
     session_epoch: i32,
     /// The outstanding password reset token's hash, and its expiry.
     reset: Option<(Vec<u8>, DateTime<Utc>)>,
+    /// The outstanding email verification.
+    verification: Option<verification::Pending>,
 }
 
 struct StoredKey {
