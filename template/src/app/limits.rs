@@ -29,8 +29,8 @@ pub enum Action {
     Login,
     Refresh,
     /// Account recovery and its owner's checks: asking for a reset email, resetting,
-    /// changing a password or address, deleting the account, verifying an address and
-    /// asking for a new verification email.
+    /// changing a password or address, deleting the account, asking for a new
+    /// verification email.
     Password,
 }
 

@@ -50,8 +50,7 @@ impl JobHandler for SendWelcomeEmail {
                 &job.email,
                 format!("Welcome to {}", verifier.service_name),
                 format!(
-                    "Hello {},\n\nyour account {} is ready. \
-                     If you did not create it, ignore this email.",
+                    "Hello {},\n\nyour account {} is ready.",
                     job.display_name, job.email
                 ),
                 // Each attempt carries a new token, so it is a new message: the mail server

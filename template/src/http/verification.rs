@@ -33,7 +33,6 @@ pub struct VerifyEmailRequest {
         (status = 401, description = "The token is unknown, used or expired (it is used up either way)"),
         (status = 409, description = "Another account has the address now (an email change): nothing changed"),
         (status = 422, description = "A field is missing, unknown or invalid"),
-        (status = 429, description = "Too many attempts; see `Retry-After`"),
     )
 )]
 pub async fn verify_email(
