@@ -21,6 +21,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/auth/password/reset"),
     ("post", "/auth/verify-email"),
     ("post", "/me/verification-email"),
+    ("post", "/me/email"),
     ("patch", "/me"),
     ("delete", "/me"),
     ("post", "/me/password"),

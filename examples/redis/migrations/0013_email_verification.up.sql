@@ -13,11 +13,13 @@ CREATE INDEX users_unverified_created_at ON users (created_at) WHERE email_verif
 
 -- The outstanding verification of an account: the address it verifies (the account's own, or
 -- the new one of an email change) and the SHA-256 of the mailed token. At most one per
--- account (a new email replaces it); using the token deletes the row.
+-- account (a newer request replaces it, an older one never does: `requested_at`); using the
+-- token deletes the row.
 CREATE TABLE email_verifications (
     user_id uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
     email text NOT NULL,
     token_hash bytea NOT NULL UNIQUE CHECK (octet_length(token_hash) = 32),
     expires_at timestamptz NOT NULL,
+    requested_at timestamptz NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );

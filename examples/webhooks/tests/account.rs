@@ -26,6 +26,7 @@ use task_svc::app::users::NewUser;
 use task_svc::app::users::UserChange;
 use task_svc::app::users::UserRepository;
 use task_svc::app::verification::NewVerification;
+use task_svc::app::verification::Purpose;
 use task_svc::app::verification::VERIFICATION_EMAIL_WINDOW_SECS;
 use task_svc::domain::user::Role;
 use task_svc::error::AppError;
@@ -836,49 +837,58 @@ async fn a_new_address_needs_the_password_and_takes_effect_when_verified() {
     let server = serve(&env, &[], &inbox).await;
     let session = server.signed_in("ada@example.com").await;
     server.signed_in("bob@example.com").await;
-    // The welcome email's token would replace the change's if it were sent after it.
-    all_jobs_done(&server).await;
-    let patch = async |body: Value| {
-        server
-            .client
-            .patch(server.url("/me"))
-            .bearer_auth(&session.access)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    };
+    // No waiting for the welcome emails: sent after the change was asked for, they could not
+    // replace its token (they are older requests).
+    let change = async |body: Value| server.post("/me/email", Some(&session.access), body).await;
 
-    let no_password = patch(json!({ "email": "ada@new.example" })).await;
-    assert_problem(no_password, 422).await;
-    let wrong = patch(json!({ "email": "ada@new.example", "current_password": "not it at all" }));
+    for bad in [
+        json!({ "email": "ada@new.example" }),
+        json!({ "email": "not an address", "current_password": PASSWORD }),
+        json!({ "email": "ada@new.example", "current_password": PASSWORD, "role": "admin" }),
+    ] {
+        assert_problem(change(bad).await, 422).await;
+    }
+    let wrong = change(json!({ "email": "ada@new.example", "current_password": "not it at all" }));
     assert_problem(wrong.await, 403).await;
-    let bad = patch(json!({ "email": "not an address", "current_password": PASSWORD }));
-    assert_problem(bad.await, 422).await;
+    let anonymous = server
+        .post(
+            "/me/email",
+            None,
+            json!({ "email": "ada@new.example", "current_password": PASSWORD }),
+        )
+        .await;
+    assert_problem(anonymous, 401).await;
 
-    let asked = patch(json!({ "email": "ada@new.example", "current_password": PASSWORD })).await;
-    assert_eq!(asked.status(), 200);
-    let body: Value = asked.json().await.unwrap();
-    assert_eq!(body["email"], "ada@example.com", "unchanged until verified");
+    let asked = change(json!({ "email": "ada@new.example", "current_password": PASSWORD })).await;
+    assert_eq!(asked.status(), 202);
     all_jobs_done(&server).await;
     audited(&server, "email_change_requested").await;
     let token = inbox.token("ada@new.example", "Verify your address");
+    assert_eq!(
+        me_json(&server, &session.access).await["email"],
+        "ada@example.com",
+        "not yet"
+    );
 
     // Someone else's address: the request looks the same, and the verification is refused.
-    let taken = patch(json!({ "email": "BOB@example.com", "current_password": PASSWORD })).await;
-    assert_eq!(taken.status(), 200);
+    let taken = change(json!({ "email": "BOB@example.com", "current_password": PASSWORD })).await;
+    assert_eq!(taken.status(), 202);
     all_jobs_done(&server).await;
     let bobs = inbox.token("BOB@example.com", "Verify your address");
     assert_problem(verify(&server, &bobs).await, 409).await;
     assert_problem(verify(&server, &token).await, 401).await;
 
-    let asked = patch(json!({ "email": "ada@new.example", "current_password": PASSWORD })).await;
-    assert_eq!(asked.status(), 200);
+    // A reset email to the old address stops working when the account moves.
+    assert_eq!(forgot(&server, "ada@example.com").await.status(), 202);
+    let reset_token = inbox.reset_token("ada@example.com");
+    let asked = change(json!({ "email": "ada@new.example", "current_password": PASSWORD })).await;
+    assert_eq!(asked.status(), 202);
     all_jobs_done(&server).await;
     let token = inbox.token("ada@new.example", "Verify your address");
     let verified: Value = verify(&server, &token).await.json().await.unwrap();
     assert_eq!(verified["email"], "ada@new.example");
     assert_eq!(verified["email_verified"], true);
+    assert_problem(reset(&server, &reset_token, NEW_PASSWORD).await, 401).await;
     assert_eq!(
         server.login("ada@new.example", PASSWORD).await.status(),
         200
@@ -894,15 +904,9 @@ async fn an_address_another_account_took_meanwhile_is_409() {
     let server = serve(&env, &[], &inbox).await;
     let session = server.signed_in("ada@example.com").await;
     all_jobs_done(&server).await;
-    let asked = server
-        .client
-        .patch(server.url("/me"))
-        .bearer_auth(&session.access)
-        .json(&json!({ "email": "cy@example.com", "current_password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(asked.status(), 200);
+    let body = json!({ "email": "cy@example.com", "current_password": PASSWORD });
+    let asked = server.post("/me/email", Some(&session.access), body).await;
+    assert_eq!(asked.status(), 202);
     all_jobs_done(&server).await;
     let token = inbox.token("cy@example.com", "Verify your address");
     server.signed_in("Cy@example.com").await;
@@ -930,10 +934,11 @@ async fn a_password_reset_verifies_the_address() {
 }
 
 /// What every account store must do with verifications, whichever implements it: one per
-/// account (a new one replaces it), used once, dead once expired, none for a disabled account;
-/// and the purge takes unverified accounts older than its bound, never verified ones.
+/// account (a newer request replaces it, an older one never does), used once, dead once
+/// expired, none for a disabled account, none for an address the account has left; and the
+/// purge takes unverified accounts older than its bound, never verified ones or admins.
 async fn verifications_keep_their_rules(users: &dyn UserRepository) {
-    let create = async |email: &str| {
+    let create = async |email: &str, role: Role| {
         let user = NewUser {
             id: uuid::Uuid::now_v7(),
             email: email.into(),
@@ -942,66 +947,78 @@ async fn verifications_keep_their_rules(users: &dyn UserRepository) {
                 phc: "x".into(),
                 pepper_id: 1,
             },
-            role: Role::User,
+            role,
         };
         users.create(user, &[]).await.unwrap()
     };
-    let ada = create("ada@example.com").await;
-    let bob = create("bob@example.com").await;
+    let ada = create("ada@example.com", Role::User).await;
+    let bob = create("bob@example.com", Role::User).await;
+    let root = create("root@example.com", Role::Admin).await;
     assert!(!ada.email_verified);
-    let verification = |n: u8, email: &str| NewVerification {
+    // Token `n` asked for `n` minutes after `start`: up to 19 before the first verification
+    // below, from 20 on after it.
+    let start = chrono::Utc::now() - chrono::Duration::minutes(20);
+    let verification = |n: u8, email: &str, purpose: Purpose| NewVerification {
         user_id: ada.id,
         email: email.into(),
         hash: vec![n; 32],
         expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        requested_at: start + chrono::Duration::minutes(n.into()),
+        purpose,
     };
+    let store = async |v: NewVerification| users.store_verification(v).await.unwrap();
+    let own = |n: u8| verification(n, "ada@example.com", Purpose::Own);
+    let change = |n: u8, email: &str| verification(n, email, Purpose::Change);
+
+    assert!(store(own(2)).await);
+    assert!(!store(own(1)).await, "an older request replaces nothing");
     assert!(
-        users
-            .store_verification(verification(1, "ada@example.com"))
-            .await
-            .unwrap()
+        !store(verification(3, "eve@example.com", Purpose::Own)).await,
+        "not its address"
     );
-    assert!(
-        users
-            .store_verification(verification(2, "ada@example.com"))
-            .await
-            .unwrap()
-    );
+    assert!(store(own(4)).await);
     assert_eq!(
-        users.verify_email(&[1; 32]).await.unwrap(),
+        users.verify_email(&[2; 32]).await.unwrap(),
         None,
         "replaced"
     );
     let verified = users
-        .verify_email(&[2; 32])
+        .verify_email(&[4; 32])
         .await
         .unwrap()
         .expect("verified");
     assert!(verified.email_verified);
     assert_eq!(
-        users.verify_email(&[2; 32]).await.unwrap(),
+        users.verify_email(&[4; 32]).await.unwrap(),
         None,
         "used once"
+    );
+    assert!(!store(own(5)).await, "verified already");
+    assert!(
+        !store(change(3, "ada@old.example")).await,
+        "asked for before the verification"
     );
 
     let expired = NewVerification {
         expires_at: chrono::Utc::now() - chrono::Duration::seconds(1),
-        ..verification(3, "ada@new.example")
+        ..change(30, "ada@new.example")
     };
-    assert!(users.store_verification(expired).await.unwrap());
-    assert_eq!(users.verify_email(&[3; 32]).await.unwrap(), None);
-    assert!(
-        users
-            .store_verification(verification(4, "Bob@example.com"))
-            .await
-            .unwrap()
-    );
+    assert!(store(expired).await);
+    assert_eq!(users.verify_email(&[30; 32]).await.unwrap(), None);
+    assert!(store(change(31, "Bob@example.com")).await);
     assert!(matches!(
-        users.verify_email(&[4; 32]).await,
+        users.verify_email(&[31; 32]).await,
         Err(AppError::Conflict(_))
     ));
     let unchanged = users.by_id(ada.id).await.unwrap().unwrap();
     assert_eq!(unchanged.email, "ada@example.com");
+    assert!(store(change(32, "ada@new.example")).await);
+    let moved = users.verify_email(&[32; 32]).await.unwrap().expect("moved");
+    assert_eq!(moved.email, "ada@new.example");
+    assert!(
+        !store(verification(40, "ada@example.com", Purpose::Own)).await,
+        "a late welcome job for the address left behind stores nothing"
+    );
 
     // Nothing is older than a week yet; everything unverified is older than tomorrow.
     let now = chrono::Utc::now();
@@ -1022,18 +1039,17 @@ async fn verifications_keep_their_rules(users: &dyn UserRepository) {
         users.by_id(ada.id).await.unwrap().is_some(),
         "verified: kept"
     );
+    assert!(
+        users.by_id(root.id).await.unwrap().is_some(),
+        "an admin: kept"
+    );
 
     let disable = UserChange {
         role: None,
         disabled: Some(true),
     };
     users.update(ada.id, &disable).await.unwrap();
-    assert!(
-        !users
-            .store_verification(verification(5, "ada@example.com"))
-            .await
-            .unwrap()
-    );
+    assert!(!store(change(50, "ada@other.example")).await, "disabled");
 }
 
 #[tokio::test]

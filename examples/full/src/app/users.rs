@@ -74,17 +74,21 @@ pub trait UserRepository: Send + Sync {
     ) -> Result<Option<User>, AppError>;
     /// Sets the account's display name; `None` when there is no such account.
     async fn rename(&self, id: Uuid, display_name: &str) -> Result<Option<User>, AppError>;
-    /// Stores the hash of the account's verification token and the address it verifies,
-    /// replacing any earlier one, if the account exists and is enabled (`false` otherwise).
+    /// Stores the hash of the account's verification token and the address it verifies, if
+    /// the account exists and is enabled, the request is newer than the stored one, and its
+    /// purpose still holds: an own-address verification needs the address to be the
+    /// account's and unverified, a change to be asked for after the last verification.
+    /// `false` when it was not stored.
     async fn store_verification(&self, verification: NewVerification) -> Result<bool, AppError>;
     /// Consumes the verification token with hash `presented` (whether or not it is still
     /// live: single use); if it was live and its account is enabled, sets the account's email
-    /// to the address it verifies and marks it verified. The account as it is now, or `None`
-    /// when nothing changed. 409 when another account took the address meanwhile.
+    /// to the address it verifies and marks it verified, and when the address moved, drops any
+    /// reset token (mailed to the old one). The account as it is now, or `None` when nothing
+    /// changed. 409 when another account took the address meanwhile (the token stays).
     async fn verify_email(&self, presented: &[u8]) -> Result<Option<User>, AppError>;
-    /// Deletes the accounts created before `created_before` that never verified their address
-    /// (everything they own goes with them) and the verifications past their expiry; returns
-    /// how many rows went.
+    /// Deletes accounts created before `created_before` that never verified their address
+    /// (everything they own goes with them; admins are kept, and at most 1000 go per call)
+    /// and the verifications past their expiry; returns how many rows went.
     async fn purge_unverified(&self, created_before: DateTime<Utc>) -> Result<u64, AppError>;
 }
 

@@ -366,15 +366,35 @@ impl AuthService {
         account: Option<&str>,
         action: Action,
     ) -> Result<(), AppError> {
-        self.limiter
-            .check(action, origin.client_ip, account)
-            .await
-            .inspect_err(|_| {
-                let mut event = SecurityEvent::new("rate_limited")
-                    .origin(origin)
-                    .detail(serde_json::json!({ "action": format!("{action:?}").to_lowercase() }));
-                event.email = account.map(str::to_owned);
-                self.audit.record(event);
-            })
+        let checked = self.limiter.check(action, origin.client_ip, account).await;
+        self.audit_refusal(checked, origin, account, action)
+    }
+
+    /// Charges only `address`'s budget: a second address a request names, after [`Self::limit`]
+    /// charged the client and the caller.
+    async fn limit_address(
+        &self,
+        origin: &Origin,
+        address: &str,
+        action: Action,
+    ) -> Result<(), AppError> {
+        let checked = self.limiter.check_account(action, address).await;
+        self.audit_refusal(checked, origin, Some(address), action)
+    }
+
+    fn audit_refusal(
+        &self,
+        checked: Result<(), AppError>,
+        origin: &Origin,
+        account: Option<&str>,
+        action: Action,
+    ) -> Result<(), AppError> {
+        checked.inspect_err(|_| {
+            let mut event = SecurityEvent::new("rate_limited")
+                .origin(origin)
+                .detail(serde_json::json!({ "action": format!("{action:?}").to_lowercase() }));
+            event.email = account.map(str::to_owned);
+            self.audit.record(event);
+        })
     }
 }

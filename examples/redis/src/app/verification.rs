@@ -3,7 +3,7 @@
 //! accounts that never verify.
 //!
 //! Registration's [`WelcomeEmail`](super::welcome::WelcomeEmail) carries the first token;
-//! `POST /me/verification-email` and an email change (`PATCH /me`) queue a
+//! `POST /me/verification-email` and an email change (`POST /me/email`) queue a
 //! [`VerificationEmail`]. Either job makes a 256-bit token, stores its SHA-256 with the
 //! address it verifies (`UserRepository::store_verification`, replacing any earlier one of
 //! the account) and mails the token to that address; `POST /auth/verify-email` sends it back.
@@ -40,6 +40,16 @@ pub const UNVERIFIED_ACCOUNT_RETENTION: Duration = Duration::days(7);
 /// job (the key names the window): one verification email per window however often it is asked.
 pub const VERIFICATION_EMAIL_WINDOW_SECS: i64 = 600;
 
+/// Which address a verification is for, which decides when it may be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// The account's own address, while it is unverified (the welcome email, a new email).
+    Own,
+    /// A new address (`POST /me/email`), asked for after the account's last verification.
+    Change,
+}
+
 /// A verification to store: the address it verifies and only the hash of the token.
 #[derive(Debug, Clone)]
 pub struct NewVerification {
@@ -47,6 +57,11 @@ pub struct NewVerification {
     pub email: String,
     pub hash: Vec<u8>,
     pub expires_at: DateTime<Utc>,
+    /// When the owner asked for it. A verification replaces only an older one, and a change
+    /// only counts when asked for after the last verification: a job that runs late (a retry,
+    /// an admin's requeue) can never bring back an address the owner has left since.
+    pub requested_at: DateTime<Utc>,
+    pub purpose: Purpose,
 }
 
 // ANCHOR: verification_spec
@@ -56,6 +71,8 @@ pub struct NewVerification {
 pub struct VerificationEmail {
     pub user_id: Uuid,
     pub email: String,
+    pub purpose: Purpose,
+    pub requested_at: DateTime<Utc>,
     /// What sets this request apart from others for the same account and address (see the
     /// constructors): requests with the same slot share one job, so one email.
     pub slot: String,
@@ -69,16 +86,21 @@ impl VerificationEmail {
         Self {
             user_id,
             email,
+            purpose: Purpose::Own,
+            requested_at: at,
             slot: format!("window-{window}"),
         }
     }
 
     /// The email to a new address: every request gets its own (each replaces the token of the
-    /// one before, whatever its address). Bounded by the password and the rate limit it takes.
-    pub fn change(user_id: Uuid, email: String) -> Self {
+    /// one before, whatever its address). The route charges the password budget of the
+    /// caller and of the new address, so no address gets more of these than of reset emails.
+    pub fn change(user_id: Uuid, email: String, at: DateTime<Utc>) -> Self {
         Self {
             user_id,
             email,
+            purpose: Purpose::Change,
+            requested_at: at,
             slot: format!("change-{}", Uuid::now_v7()),
         }
     }
@@ -109,13 +131,13 @@ pub struct Verifier {
 
 // ANCHOR: verifier_send
 impl Verifier {
-    /// Mails a new token verifying `to` for the account `user_id`, after `intro`. Sends
-    /// nothing when the account is gone or disabled. `key` is the message's: each attempt of
-    /// a job carries a new token, so it names the attempt.
+    /// Mails a new token for `request` (its address, for its account), after `intro`. Sends
+    /// nothing when the store refuses it: the account is gone or disabled, or the request has
+    /// been overtaken (see [`NewVerification::requested_at`]). `key` is the message's: each
+    /// attempt of a job carries a new token, so it names the attempt.
     pub async fn send(
         &self,
-        user_id: Uuid,
-        to: &str,
+        request: &VerificationEmail,
         subject: String,
         intro: String,
         key: String,
@@ -124,29 +146,38 @@ impl Verifier {
         let stored = self
             .users
             .store_verification(NewVerification {
-                user_id,
-                email: to.to_owned(),
+                user_id: request.user_id,
+                email: request.email.clone(),
                 hash: token.hash,
                 expires_at: Utc::now() + VERIFICATION_TOKEN_TTL,
+                requested_at: request.requested_at,
+                purpose: request.purpose,
             })
             .await
             .map_err(retry)?;
         if !stored {
             return Ok(());
         }
+        let outcome = match request.purpose {
+            Purpose::Own => format!(
+                "An account whose address is not verified within {} days of registering is \
+                 deleted.",
+                UNVERIFIED_ACCOUNT_RETENTION.num_days()
+            ),
+            Purpose::Change => "Until then the account keeps its current address.".to_owned(),
+        };
         let message = Email {
             subject,
             body: format!(
-                "{intro}\n\nTo verify that {to} is yours, send this token to \
+                "{intro}\n\nTo verify that {} is yours, send this token to \
                  POST /auth/verify-email within {} hours:\n\n{}\n\n\
-                 It works once. An account whose address is not verified within {} days of \
-                 registering is deleted. If you did not ask for this, ignore this email.\n",
+                 It works once. {outcome} If you did not ask for this, ignore this email.\n",
+                request.email,
                 VERIFICATION_TOKEN_TTL.num_hours(),
                 token.value,
-                UNVERIFIED_ACCOUNT_RETENTION.num_days(),
             ),
             key,
-            to: to.to_owned(),
+            to: request.email.clone(),
         };
         Ok(self.mailer.send(&message).await?)
     }
@@ -164,8 +195,7 @@ impl JobHandler for SendVerificationEmail {
         let verifier = &self.0;
         verifier
             .send(
-                job.user_id,
-                &job.email,
+                &job,
                 format!("Verify your address at {}", verifier.service_name),
                 format!(
                     "Hello,\n\nsomeone, you we hope, asked to verify this address for an \

@@ -6,13 +6,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
     jobs::{Attempt, JobError, JobHandler, JobSpec},
     mail::{Email, Mailer},
-    verification::Verifier,
+    verification::{Purpose, VerificationEmail, Verifier},
 };
 
 // ANCHOR: welcome_spec
@@ -44,10 +45,17 @@ impl JobHandler for SendWelcomeEmail {
 
     async fn run(&self, job: WelcomeEmail, attempt: Attempt) -> Result<(), JobError> {
         let verifier = &self.0;
+        // The oldest of requests: it replaces no verification asked for since.
+        let request = VerificationEmail {
+            user_id: job.user_id,
+            email: job.email.clone(),
+            purpose: Purpose::Own,
+            requested_at: DateTime::UNIX_EPOCH,
+            slot: String::new(),
+        };
         verifier
             .send(
-                job.user_id,
-                &job.email,
+                &request,
                 format!("Welcome to {}", verifier.service_name),
                 format!(
                     "Hello {},\n\nyour account {} is ready.",

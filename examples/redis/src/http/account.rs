@@ -1,6 +1,6 @@
 //! `/me`: the caller's own account. Reading it needs a valid access token; changing the
-//! password or the address, or deleting the account, also needs the password, so a stolen
-//! access token alone cannot take the account over or destroy it.
+//! password or the address (`super::verification`), or deleting the account, also needs the
+//! password, so a stolen access token alone cannot take the account over or destroy it.
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
@@ -11,10 +11,9 @@ use super::AppState;
 use super::{
     auth::{SessionResponse, UserResponse},
     extract::{Authorized, JsonBody, RequestOrigin},
-    users::not_null,
 };
 use crate::{
-    domain::user::{DisplayName, Email, NewPassword, Password},
+    domain::user::{DisplayName, NewPassword, Password},
     error::AppError,
 };
 
@@ -82,24 +81,11 @@ pub async fn change_password(
     Ok(session.into())
 }
 
-/// At least one of `display_name` and `email`; none of the fields may be `null`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(min_properties = 1)]
 pub struct ProfilePatch {
     /// Shown to other people.
-    #[serde(default, deserialize_with = "not_null")]
-    #[schema(nullable = false)]
-    pub display_name: Option<DisplayName>,
-    /// A new address. Needs `current_password`; it becomes the account's address when the
-    /// token mailed to it comes back to `POST /auth/verify-email`.
-    #[serde(default, deserialize_with = "not_null")]
-    #[schema(nullable = false)]
-    pub email: Option<Email>,
-    /// The account's current password: required with `email`.
-    #[serde(default, deserialize_with = "not_null")]
-    #[schema(nullable = false)]
-    pub current_password: Option<Password>,
+    pub display_name: DisplayName,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -109,10 +95,7 @@ pub struct DeleteAccountRequest {
     pub password: Password,
 }
 
-// ANCHOR: update_me
-/// Change the caller's display name, address, or both. A new address needs the current
-/// password and takes effect only when the token mailed to it is sent to
-/// `POST /auth/verify-email`: until then the answer, and the account, keep the old one.
+/// Change the caller's display name.
 #[utoipa::path(
     patch,
     path = "/me",
@@ -120,11 +103,8 @@ pub struct DeleteAccountRequest {
     request_body = ProfilePatch,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The account as changed (a new address follows its verification)", body = UserResponse),
-        (status = 403, description = "The current password is wrong"),
-        (status = 422, description = "A field is missing, unknown or invalid, `email` comes without `current_password`, or neither `display_name` nor `email` is given"),
-        (status = 429, description = "Too many attempts; see `Retry-After`"),
-        (status = 503, description = "Busy hashing passwords; see `Retry-After`"),
+        (status = 200, description = "The account as changed", body = UserResponse),
+        (status = 422, description = "A field is missing, unknown or invalid"),
     )
 )]
 pub async fn update_me(
@@ -133,39 +113,12 @@ pub async fn update_me(
     RequestOrigin(origin): RequestOrigin,
     JsonBody(body): JsonBody<ProfilePatch>,
 ) -> Result<Json<UserResponse>, AppError> {
-    let ProfilePatch {
-        display_name,
-        email,
-        current_password,
-    } = body;
-    if display_name.is_none() && email.is_none() {
-        return Err(AppError::Unprocessable(
-            "give `display_name`, `email` or both".into(),
-        ));
-    }
-    // The address first: a wrong password changes nothing at all.
-    if let Some(email) = email {
-        let password = current_password.ok_or_else(|| {
-            AppError::Unprocessable("changing `email` needs `current_password`".into())
-        })?;
-        state
-            .auth
-            .change_email(&origin, &auth.caller, email, password)
-            .await?;
-    }
-    let gone = || AppError::Unauthorized("the account no longer exists".into());
-    let user = match display_name {
-        Some(name) => state.auth.rename(&origin, &auth.caller, name).await?,
-        None => state
-            .auth
-            .users
-            .by_id(auth.caller.id)
-            .await?
-            .ok_or_else(gone)?,
-    };
+    let user = state
+        .auth
+        .rename(&origin, &auth.caller, body.display_name)
+        .await?;
     Ok(Json(user.into()))
 }
-// ANCHOR_END: update_me
 
 // ANCHOR: delete_me
 /// Delete the caller's account, given its password, with everything it owns: its tasks, its

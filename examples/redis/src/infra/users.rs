@@ -13,7 +13,7 @@ use crate::{
         jobs::Job,
         passwords::StoredHash,
         users::{AccessState, Credentials, NewUser, UserChange, UserRepository},
-        verification::NewVerification,
+        verification::{NewVerification, Purpose},
     },
     domain::user::{Role, User, email_key},
     error::AppError,
@@ -274,18 +274,25 @@ impl UserRepository for PgUserRepository {
     // ANCHOR: store_verification
     #[instrument(name = "users.store_verification", skip_all, fields(db.system.name = "postgresql"))]
     async fn store_verification(&self, verification: NewVerification) -> Result<bool, AppError> {
-        // No row lock on the account, as for reset tokens: the foreign key's share lock does
-        // not conflict with `verify_email`'s update.
         let done = sqlx::query!(
-            "INSERT INTO email_verifications (user_id, email, token_hash, expires_at)
-             SELECT id, $2, $3, $4 FROM users WHERE id = $1 AND disabled_at IS NULL
+            "INSERT INTO email_verifications (user_id, email, token_hash, expires_at, requested_at)
+             SELECT id, $2, $3, $4, $5 FROM users
+             WHERE id = $1 AND disabled_at IS NULL AND CASE
+                 WHEN $6::boolean THEN email_verified_at IS NULL OR email_verified_at < $5
+                 ELSE email_key = $7 AND email_verified_at IS NULL
+             END
              ON CONFLICT (user_id) DO UPDATE
              SET email = excluded.email, token_hash = excluded.token_hash,
-                 expires_at = excluded.expires_at, created_at = now()",
+                 expires_at = excluded.expires_at, requested_at = excluded.requested_at,
+                 created_at = now()
+             WHERE email_verifications.requested_at <= excluded.requested_at",
             verification.user_id,
             verification.email,
             verification.hash,
             verification.expires_at,
+            verification.requested_at,
+            verification.purpose == Purpose::Change,
+            email_key(&verification.email),
         )
         .execute(&self.0)
         .await?;
@@ -298,8 +305,9 @@ impl UserRepository for PgUserRepository {
     async fn verify_email(&self, presented: &[u8]) -> Result<Option<User>, AppError> {
         let mut tx = self.0.begin().await?;
         let Some(found) = sqlx::query!(
-            r#"SELECT user_id, email, expires_at > now() AS "live!"
-               FROM email_verifications WHERE token_hash = $1"#,
+            r#"SELECT v.user_id, v.email, v.expires_at > now() AS "live!", u.email_key
+               FROM email_verifications v JOIN users u ON u.id = v.user_id
+               WHERE v.token_hash = $1"#,
             presented,
         )
         .fetch_optional(&mut *tx)
@@ -344,7 +352,16 @@ impl UserRepository for PgUserRepository {
             tx.rollback().await?;
             return Ok(None);
         }
-        // Expired or the account disabled: only the token's deletion stands.
+        if verified.is_some() && email_key(&found.email) != found.email_key {
+            // A reset email went to the address the account has left.
+            sqlx::query!(
+                "DELETE FROM password_resets WHERE user_id = $1",
+                found.user_id
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Or expired, or the account disabled: then only the token's deletion stands.
         tx.commit().await?;
         Ok(verified)
     }
@@ -352,8 +369,13 @@ impl UserRepository for PgUserRepository {
 
     #[instrument(name = "users.purge_unverified", skip_all, fields(db.system.name = "postgresql"))]
     async fn purge_unverified(&self, created_before: DateTime<Utc>) -> Result<u64, AppError> {
+        // In batches: each account takes everything it owns along (the foreign keys
+        // cascade), and one statement must stay well inside the statement timeout.
         let accounts = sqlx::query!(
-            "DELETE FROM users WHERE email_verified_at IS NULL AND created_at < $1",
+            "DELETE FROM users WHERE id IN (
+                 SELECT id FROM users
+                 WHERE email_verified_at IS NULL AND created_at < $1 AND role <> 'admin'
+                 ORDER BY created_at LIMIT 1000)",
             created_before,
         )
         .execute(&self.0)

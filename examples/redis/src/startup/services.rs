@@ -94,7 +94,7 @@ pub fn job_runner(services: &Services, mailer: Arc<dyn Mailer>) -> JobRunner {
             service_name: services.service_name.clone(),
         })
         // Verification emails after the welcome one (`POST /me/verification-email`, and an
-        // email change through `PATCH /me`).
+        // email change through `POST /me/email`).
         .register(SendVerificationEmail(verifier))
 }
 // ANCHOR_END: job_runner

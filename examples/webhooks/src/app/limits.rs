@@ -119,9 +119,16 @@ impl AuthLimiter {
         account: Option<&str>,
     ) -> Result<(), AppError> {
         check(&self.limiter, &Key::Ip(action, limit_key(ip)))?;
-        let Some(account) = account else {
-            return Ok(());
-        };
+        match account {
+            Some(account) => self.check_account(action, account).await,
+            None => Ok(()),
+        }
+    }
+    // ANCHOR_END: auth_limiter_check
+
+    /// Takes one attempt from the account's budget only: for a second address a request names
+    /// (the new one of an email change), after [`Self::check`] charged the client and caller.
+    pub async fn check_account(&self, action: Action, account: &str) -> Result<(), AppError> {
         if let Some(shared) = &self.shared {
             // The email is hashed: the store never holds addresses in the clear.
             let key = format!("limit:{action:?}:{:x}", Sha256::digest(account.as_bytes()));
@@ -137,7 +144,6 @@ impl AuthLimiter {
         }
         check(&self.accounts, &Key::Account(action, account.to_owned()))
     }
-    // ANCHOR_END: auth_limiter_check
 
     /// Forgets keys whose limits have fully recovered, keeping memory bounded; called
     /// periodically.

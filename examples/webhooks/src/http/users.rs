@@ -43,7 +43,7 @@ pub struct UserPatch {
 }
 
 /// A field that may be absent but not `null`.
-pub(super) fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::State;
+use super::{State, StoredUser};
 use crate::{
-    app::verification::NewVerification,
-    domain::user::{User, email_key},
+    app::verification::{NewVerification, Purpose},
+    domain::user::{Role, User, email_key},
     error::AppError,
 };
 
@@ -15,6 +15,15 @@ pub(super) struct Pending {
     email: String,
     hash: Vec<u8>,
     expires_at: DateTime<Utc>,
+    requested_at: DateTime<Utc>,
+}
+
+impl StoredUser {
+    /// Marks the address verified, as a completed reset does (keeping an earlier time).
+    pub(super) fn mark_verified(&mut self) {
+        self.verified_at.get_or_insert_with(Utc::now);
+        self.user.email_verified = true;
+    }
 }
 
 impl State {
@@ -36,10 +45,27 @@ impl State {
         else {
             return false;
         };
+        let holds = match verification.purpose {
+            Purpose::Own => {
+                email_key(&stored.user.email) == email_key(&verification.email)
+                    && stored.verified_at.is_none()
+            }
+            Purpose::Change => stored
+                .verified_at
+                .is_none_or(|at| at < verification.requested_at),
+        };
+        let newer = stored
+            .verification
+            .as_ref()
+            .is_none_or(|pending| pending.requested_at <= verification.requested_at);
+        if !(holds && newer) {
+            return false;
+        }
         stored.verification = Some(Pending {
             email: verification.email,
             hash: verification.hash,
             expires_at: verification.expires_at,
+            requested_at: verification.requested_at,
         });
         true
     }
@@ -74,8 +100,13 @@ impl State {
                 "another account has this address now".into(),
             ));
         }
+        if email_key(&pending.email) != email_key(&stored.user.email) {
+            // A reset email went to the address the account has left.
+            stored.reset = None;
+        }
         stored.user.email = pending.email;
         stored.user.email_verified = true;
+        stored.verified_at = Some(Utc::now());
         stored.user.updated_at = Utc::now();
         Ok(Some(stored.user.clone()))
     }
@@ -96,8 +127,13 @@ impl State {
         let unverified: Vec<Uuid> = self
             .users
             .iter()
-            .filter(|stored| !stored.user.email_verified && stored.user.created_at < created_before)
+            .filter(|stored| {
+                stored.verified_at.is_none()
+                    && stored.user.created_at < created_before
+                    && stored.user.role != Role::Admin
+            })
             .map(|stored| stored.user.id)
+            .take(1000)
             .collect();
         for id in unverified {
             purged += u64::from(self.remove_user(id));

@@ -106,8 +106,9 @@ impl AuthService {
     // ANCHOR_END: change_password
 
     // ANCHOR: verify_email
-    /// Verifies an address with the token mailed to it (single use: it is consumed whatever
-    /// happens). For an email change, this is when the account's address changes. No budget
+    /// Verifies an address with the token mailed to it (single use: an unknown, expired or
+    /// disabled account's token is consumed; only a 409 leaves it). For an email change, this
+    /// is when the account's address changes. No budget
     /// of its own: it hashes no password, and 2^256 tokens cannot be guessed at the API-wide
     /// rate either.
     pub async fn verify_email(&self, origin: &Origin, token: &str) -> Result<User, AppError> {
@@ -149,10 +150,10 @@ impl AuthService {
     }
 
     // ANCHOR: change_email
-    /// Starts changing the caller's address, given the password: a token goes to the new
-    /// address, and the account keeps its old one until the token comes back
+    /// Starts moving the caller's account to a new address, given the password: a token goes
+    /// to the new address, and the account keeps its old one until the token comes back
     /// ([`Self::verify_email`]). Whether another account has the new address is not checked
-    /// here, so the answer tells nothing about it; the verification is refused then.
+    /// here, so the answer tells nothing about it; the verification is refused then (409).
     pub async fn change_email(
         &self,
         origin: &Origin,
@@ -162,7 +163,11 @@ impl AuthService {
     ) -> Result<(), AppError> {
         self.check_password(origin, caller, password, "email_change_failed")
             .await?;
-        let job = VerificationEmail::change(caller.id, email.into());
+        // The new address's budget too: no address gets more of these than of reset emails,
+        // however many accounts ask.
+        self.limit_address(origin, &email.key(), Action::Password)
+            .await?;
+        let job = VerificationEmail::change(caller.id, email.into(), chrono::Utc::now());
         self.queue_verification(job).await?;
         self.audit.record(
             SecurityEvent::new("email_change_requested")

@@ -56,7 +56,8 @@ struct StoredUser {
     session_epoch: i32,
     /// The outstanding password reset token's hash, and its expiry.
     reset: Option<(Vec<u8>, DateTime<Utc>)>,
-    /// The outstanding email verification.
+    /// When the address was verified, and the outstanding verification.
+    verified_at: Option<DateTime<Utc>>,
     verification: Option<verification::Pending>,
 }
 

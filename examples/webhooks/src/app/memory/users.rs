@@ -57,6 +57,7 @@ impl UserRepository for Memory {
             password: user.password,
             session_epoch: 0,
             reset: None,
+            verified_at: None,
             verification: None,
         });
         state.enqueue_all(outbox);
@@ -334,7 +335,7 @@ impl SessionRepository for Memory {
         stored.password = password;
         stored.user.updated_at = Utc::now();
         // The token came by mail: the address is the owner's.
-        stored.user.email_verified = true;
+        stored.mark_verified();
         let user_id = stored.user.id;
         state.end_sessions(user_id);
         Ok(Some(user_id))
